@@ -1,1 +1,25 @@
-//! placeholder
+//! whet-models: tensors in, tensors out. Decoder-only architectures loaded from Hugging Face
+//! model directories (`llama`, `mistral`, `qwen2`), their layers, memory-mapped weight loading,
+//! and token generation with the usual sampling controls.
+//!
+//! No tokenisers, no chat templates (those are in `whet-data`), no training loop, no server.
+
+pub mod attention;
+pub mod config;
+pub mod decoder;
+pub mod error;
+pub mod generation;
+pub mod kv_cache;
+pub mod llama;
+pub mod mistral;
+pub mod proj;
+pub mod qwen2;
+pub mod rms_norm;
+pub mod rope;
+pub mod weights;
+
+pub use config::DecoderConfig;
+pub use decoder::{read_config, CausalLm};
+pub use error::{Error, Result};
+pub use generation::{generate, FinishReason, GenerationParams, Sampler};
+pub use kv_cache::KvCache;

@@ -1,0 +1,157 @@
+//! Causal self-attention with grouped-query heads and an optional sliding window, after
+//! `LlamaAttention` and `eager_attention_forward` in transformers' `modeling_llama.py`.
+//!
+//! Query heads are grouped by the key/value head they share and multiplied against that head's
+//! keys directly, instead of copying keys and values `n_rep` times as `repeat_kv` does: same
+//! result, less memory traffic during decoding. Scores are scaled, masked and soft-maxed in f32.
+
+use candle_core::{DType, Device, Tensor};
+
+use crate::config::DecoderConfig;
+use crate::error::Result;
+use crate::kv_cache::KvCache;
+use crate::proj::Proj;
+use crate::rope::Rope;
+use crate::weights::Weights;
+
+#[derive(Debug, Clone)]
+pub struct Attention {
+    pub q_proj: Proj,
+    pub k_proj: Proj,
+    pub v_proj: Proj,
+    pub o_proj: Proj,
+    num_heads: usize,
+    num_kv_heads: usize,
+    head_dim: usize,
+    pub sliding_window: Option<usize>,
+}
+
+impl Attention {
+    pub fn load(w: &mut Weights, prefix: &str, cfg: &DecoderConfig, layer: usize) -> Result<Self> {
+        let (h, d) = (cfg.hidden_size, cfg.head_dim);
+        let q_dim = cfg.num_attention_heads * d;
+        let kv_dim = cfg.num_key_value_heads * d;
+        Ok(Self {
+            q_proj: Proj::load(w, &format!("{prefix}.q_proj"), h, q_dim, cfg.qkv_bias)?,
+            k_proj: Proj::load(w, &format!("{prefix}.k_proj"), h, kv_dim, cfg.qkv_bias)?,
+            v_proj: Proj::load(w, &format!("{prefix}.v_proj"), h, kv_dim, cfg.qkv_bias)?,
+            o_proj: Proj::load(w, &format!("{prefix}.o_proj"), q_dim, h, cfg.o_bias)?,
+            num_heads: cfg.num_attention_heads,
+            num_kv_heads: cfg.num_key_value_heads,
+            head_dim: d,
+            sliding_window: cfg.sliding_window[layer],
+        })
+    }
+
+    /// `x` is `(batch, seq, hidden)` starting at position `offset`; `mask` is added to the
+    /// `(seq, offset + seq)` scores, or `None` when every cached position is visible.
+    pub fn forward(
+        &self,
+        x: &Tensor,
+        rope: &Rope,
+        offset: usize,
+        mask: Option<&Tensor>,
+        cache: &mut KvCache,
+        layer: usize,
+    ) -> Result<Tensor> {
+        let (b, t, _) = x.dims3()?;
+        let (h, kvh, d) = (self.num_heads, self.num_kv_heads, self.head_dim);
+        let n_rep = h / kvh;
+        // (b, t, heads * d) -> (b, heads, t, d)
+        let split = |y: Tensor, heads: usize| -> Result<Tensor> {
+            Ok(y.reshape((b, t, heads, d))?.transpose(1, 2)?.contiguous()?)
+        };
+        let q = rope.apply(&split(self.q_proj.forward(x)?, h)?, offset)?;
+        let k = rope.apply(&split(self.k_proj.forward(x)?, kvh)?, offset)?;
+        let v = split(self.v_proj.forward(x)?, kvh)?;
+        let (k, v) = cache.append(layer, k, v)?;
+        let total = k.dim(2)?;
+
+        // Query heads sharing a kv head are stacked along the sequence axis:
+        // (b, h, t, d) -> (b, kvh, n_rep * t, d), against keys (b, kvh, total, d).
+        let q = q.reshape((b, kvh, n_rep * t, d))?;
+        let scores = q.matmul(&k.t()?)?.to_dtype(DType::F32)?;
+        let scores = (scores * (1.0 / (d as f64).sqrt()))?;
+        let scores = match mask {
+            Some(mask) => scores
+                .reshape((b, kvh, n_rep, t, total))?
+                .broadcast_add(mask)?
+                .reshape((b, kvh, n_rep * t, total))?,
+            None => scores,
+        };
+        let probs = candle_nn::ops::softmax_last_dim(&scores)?.to_dtype(v.dtype())?;
+        // (b, kvh, n_rep * t, d) -> (b, h, t, d) -> (b, t, h * d)
+        let y = probs
+            .matmul(&v)?
+            .reshape((b, h, t, d))?
+            .transpose(1, 2)?
+            .reshape((b, t, h * d))?;
+        self.o_proj.forward(&y)
+    }
+}
+
+/// The additive mask for `seq` new positions after `offset` cached ones: `-inf` where a query
+/// may not see a key (the future, or beyond the sliding window), else 0. `None` when nothing is
+/// masked, which is the usual decoding step.
+pub fn causal_mask(
+    seq: usize,
+    offset: usize,
+    window: Option<usize>,
+    device: &Device,
+) -> Result<Option<Tensor>> {
+    let total = offset + seq;
+    let window_bites = window.is_some_and(|w| total > w);
+    if seq == 1 && !window_bites {
+        return Ok(None);
+    }
+    let mut mask = vec![0f32; seq * total];
+    for i in 0..seq {
+        let q_pos = offset + i;
+        for (k_pos, m) in mask[i * total..(i + 1) * total].iter_mut().enumerate() {
+            let future = k_pos > q_pos;
+            let too_old = window.is_some_and(|w| q_pos - k_pos.min(q_pos) >= w);
+            if future || too_old {
+                *m = f32::NEG_INFINITY;
+            }
+        }
+    }
+    Ok(Some(Tensor::from_vec(mask, (seq, total), device)?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn visible(seq: usize, offset: usize, window: Option<usize>) -> Vec<Vec<bool>> {
+        let total = offset + seq;
+        match causal_mask(seq, offset, window, &Device::Cpu).unwrap() {
+            None => vec![vec![true; total]; seq],
+            Some(m) => m
+                .to_vec2::<f32>()
+                .unwrap()
+                .into_iter()
+                .map(|row| row.into_iter().map(|x| x == 0.0).collect())
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn causal_mask_hides_only_the_future() {
+        let v = visible(3, 2, None);
+        assert_eq!(v[0], [true, true, true, false, false]);
+        assert_eq!(v[2], [true; 5]);
+    }
+
+    #[test]
+    fn sliding_window_hides_keys_at_or_beyond_the_window() {
+        // Query at position 4 with window 2 sees positions 3 and 4 only (4 - k < 2).
+        let v = visible(1, 4, Some(2));
+        assert_eq!(v[0], [false, false, false, true, true]);
+    }
+
+    #[test]
+    fn decoding_inside_the_window_needs_no_mask() {
+        assert!(causal_mask(1, 3, Some(8), &Device::Cpu).unwrap().is_none());
+        assert!(causal_mask(1, 3, None, &Device::Cpu).unwrap().is_none());
+    }
+}

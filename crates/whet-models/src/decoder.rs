@@ -1,0 +1,215 @@
+//! The Llama-family decoder-only transformer that every supported `model_type` instantiates:
+//! embeddings, pre-norm decoder layers (attention + SwiGLU MLP), final norm and LM head, after
+//! `LlamaForCausalLM` in transformers' `modeling_llama.py`.
+//!
+//! Fields carry the checkpoint's key names (`embed_tokens`, `input_layernorm`, `q_proj`), so a
+//! load error names the real key. Architecture differences live in the config (`llama.rs`,
+//! `mistral.rs`, `qwen2.rs`), not in forked model code.
+//!
+//! Weights and activations are in the load dtype (f32, bf16 or f16); norms, attention scores and
+//! logits are computed in f32.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use candle_core::{DType, Device, IndexOp, Tensor};
+
+use crate::attention::{causal_mask, Attention};
+use crate::config::{DecoderConfig, HfConfig};
+use crate::error::{Error, Result};
+use crate::kv_cache::KvCache;
+use crate::proj::Proj;
+use crate::rms_norm::RmsNorm;
+use crate::rope::Rope;
+use crate::weights::Weights;
+
+/// The model types whet can load, with the function reading each one's config.
+const ARCHITECTURES: &[(&str, fn(&HfConfig) -> Result<DecoderConfig>)] = &[
+    ("llama", crate::llama::config),
+    ("mistral", crate::mistral::config),
+    ("qwen2", crate::qwen2::config),
+];
+
+/// RoPE tables are precomputed up to this many positions (they grow on demand past it).
+const ROPE_TABLE_POSITIONS: usize = 4096;
+
+/// The SwiGLU feed-forward block: `down(silu(gate(x)) * up(x))`.
+#[derive(Debug, Clone)]
+pub struct Mlp {
+    pub gate_proj: Proj,
+    pub up_proj: Proj,
+    pub down_proj: Proj,
+}
+
+impl Mlp {
+    fn load(w: &mut Weights, prefix: &str, cfg: &DecoderConfig) -> Result<Self> {
+        let (h, i, bias) = (cfg.hidden_size, cfg.intermediate_size, cfg.mlp_bias);
+        Ok(Self {
+            gate_proj: Proj::load(w, &format!("{prefix}.gate_proj"), h, i, bias)?,
+            up_proj: Proj::load(w, &format!("{prefix}.up_proj"), h, i, bias)?,
+            down_proj: Proj::load(w, &format!("{prefix}.down_proj"), i, h, bias)?,
+        })
+    }
+
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        let gate = self.gate_proj.forward(x)?.silu()?;
+        self.down_proj.forward(&(gate * self.up_proj.forward(x)?)?)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct DecoderLayer {
+    pub input_layernorm: RmsNorm,
+    pub self_attn: Attention,
+    pub post_attention_layernorm: RmsNorm,
+    pub mlp: Mlp,
+}
+
+/// A causal language model: token ids in, next-token logits out.
+#[derive(Debug, Clone)]
+pub struct CausalLm {
+    pub config: DecoderConfig,
+    pub embed_tokens: Tensor,
+    pub layers: Vec<DecoderLayer>,
+    pub norm: RmsNorm,
+    /// Shares `embed_tokens` when the embeddings are tied.
+    pub lm_head: Proj,
+    rope: Rope,
+}
+
+impl CausalLm {
+    /// Loads the model in `dir` (an HF model directory), converting weights to `dtype`.
+    pub fn load(dir: &Path, dtype: DType, device: &Device) -> Result<Self> {
+        let config = read_config(dir)?;
+        let mut w = Weights::open(dir, dtype, device)?;
+        let model = Self::from_weights(config, &mut w)?;
+        let tied = model.config.tie_word_embeddings;
+        let model_type = model.config.model_type.clone();
+        // transformers ignores these: old checkpoints saved RoPE buffers, and some tied
+        // checkpoints still carry a copy of the embeddings as lm_head.
+        w.finish(&model_type, |key| {
+            key.ends_with("rotary_emb.inv_freq") || (tied && key == "lm_head.weight")
+        })?;
+        Ok(model)
+    }
+
+    /// Builds the model from already opened weights.
+    pub fn from_weights(config: DecoderConfig, w: &mut Weights) -> Result<Self> {
+        let (v, h) = (config.vocab_size, config.hidden_size);
+        let embed_tokens = w.get("model.embed_tokens.weight", &[v, h])?;
+        let layers = (0..config.num_hidden_layers)
+            .map(|i| {
+                let p = format!("model.layers.{i}");
+                Ok(DecoderLayer {
+                    input_layernorm: RmsNorm::load(w, &format!("{p}.input_layernorm"), h, config.rms_norm_eps)?,
+                    self_attn: Attention::load(w, &format!("{p}.self_attn"), &config, i)?,
+                    post_attention_layernorm: RmsNorm::load(
+                        w,
+                        &format!("{p}.post_attention_layernorm"),
+                        h,
+                        config.rms_norm_eps,
+                    )?,
+                    mlp: Mlp::load(w, &format!("{p}.mlp"), &config)?,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let norm = RmsNorm::load(w, "model.norm", h, config.rms_norm_eps)?;
+        let lm_head = if config.tie_word_embeddings {
+            Proj {
+                weight: embed_tokens.clone(),
+                bias: None,
+            }
+        } else {
+            Proj::load(w, "lm_head", h, v, false)?
+        };
+        let rope = Rope::new(&config, ROPE_TABLE_POSITIONS, w.device())?;
+        Ok(Self {
+            config,
+            embed_tokens,
+            layers,
+            norm,
+            lm_head,
+            rope,
+        })
+    }
+
+    pub fn dtype(&self) -> DType {
+        self.embed_tokens.dtype()
+    }
+
+    pub fn device(&self) -> &Device {
+        self.embed_tokens.device()
+    }
+
+    /// An empty cache for this model.
+    pub fn new_cache(&self) -> KvCache {
+        KvCache::new(self.layers.len())
+    }
+
+    /// Logits `(batch, seq, vocab)` in f32 for `input_ids` `(batch, seq)` following the
+    /// positions already in `cache`, which is extended.
+    pub fn forward(&self, input_ids: &Tensor, cache: &mut KvCache) -> Result<Tensor> {
+        let hidden = self.hidden_states(input_ids, cache)?;
+        Ok(self.lm_head.forward(&hidden)?.to_dtype(DType::F32)?)
+    }
+
+    /// Logits `(batch, vocab)` in f32 of the last position only: what generation needs, without
+    /// computing the LM head for every prompt position.
+    pub fn forward_last(&self, input_ids: &Tensor, cache: &mut KvCache) -> Result<Tensor> {
+        let hidden = self.hidden_states(input_ids, cache)?;
+        let t = hidden.dim(1)?;
+        let last = hidden.i((.., t - 1, ..))?.contiguous()?;
+        Ok(self.lm_head.forward(&last)?.to_dtype(DType::F32)?)
+    }
+
+    /// Final-norm hidden states `(batch, seq, hidden)`.
+    fn hidden_states(&self, input_ids: &Tensor, cache: &mut KvCache) -> Result<Tensor> {
+        let (b, t) = input_ids.dims2()?;
+        let offset = cache.seq_len();
+        let ids = input_ids.flatten_all()?;
+        let mut x = self
+            .embed_tokens
+            .index_select(&ids, 0)?
+            .reshape((b, t, self.config.hidden_size))?;
+        // One mask per distinct window, shared by the layers that use it.
+        let mut masks: BTreeMap<Option<usize>, Option<Tensor>> = BTreeMap::new();
+        for window in &self.config.sliding_window {
+            if !masks.contains_key(window) {
+                masks.insert(*window, causal_mask(t, offset, *window, self.device())?);
+            }
+        }
+        for (i, layer) in self.layers.iter().enumerate() {
+            let mask = masks.get(&layer.self_attn.sliding_window).and_then(Option::as_ref);
+            let attn = layer.self_attn.forward(
+                &layer.input_layernorm.forward(&x)?,
+                &self.rope,
+                offset,
+                mask,
+                cache,
+                i,
+            )?;
+            x = (x + attn)?;
+            let mlp = layer.mlp.forward(&layer.post_attention_layernorm.forward(&x)?)?;
+            x = (x + mlp)?;
+        }
+        self.norm.forward(&x)
+    }
+}
+
+/// Reads `dir/config.json` and resolves it for its `model_type`.
+pub fn read_config(dir: &Path) -> Result<DecoderConfig> {
+    let hf = HfConfig::read(&dir.join("config.json"))?;
+    let model_type = hf
+        .opt_str("model_type")?
+        .ok_or_else(|| hf.error("model_type", "is missing"))?
+        .to_string();
+    let supported = || ARCHITECTURES.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", ");
+    let Some((_, parse)) = ARCHITECTURES.iter().find(|(name, _)| *name == model_type) else {
+        return Err(Error::UnsupportedModelType {
+            path: hf.path.clone(),
+            model_type,
+            supported: supported(),
+        });
+    };
+    parse(&hf)
+}
