@@ -3,7 +3,7 @@
 //!
 //! Query heads are grouped by the key/value head they share and multiplied against that head's
 //! keys directly, instead of copying keys and values `n_rep` times as `repeat_kv` does: same
-//! result, less memory traffic during decoding. Scores are scaled, masked and soft-maxed in f32.
+//! result, less memory traffic during decoding. Scores are masked and soft-maxed in f32.
 
 use candle_core::{DType, Device, Tensor};
 
@@ -70,8 +70,8 @@ impl Attention {
         // Query heads sharing a kv head are stacked along the sequence axis:
         // (b, h, t, d) -> (b, kvh, n_rep * t, d), against keys (b, kvh, total, d).
         let q = q.reshape((b, kvh, n_rep * t, d))?;
-        let scores = q.matmul(&k.t()?)?.to_dtype(DType::F32)?;
-        let scores = (scores * (1.0 / (d as f64).sqrt()))?;
+        // Scaled in the activation dtype, as transformers' eager attention does, then f32.
+        let scores = (q.matmul(&k.t()?)? * (1.0 / (d as f64).sqrt()))?.to_dtype(DType::F32)?;
         let scores = match mask {
             Some(mask) => scores
                 .reshape((b, kvh, n_rep, t, total))?

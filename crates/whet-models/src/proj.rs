@@ -3,8 +3,13 @@
 //!
 //! It is the single place where later work adds LoRA adapters and frozen-weight kernels, so
 //! models never call matmul on a weight directly.
+//!
+//! With bf16/f16 weights and a bias, the product and bias are summed in f32 and rounded once,
+//! as PyTorch's `addmm` does; rounding the product before adding the bias moved bf16 logits of
+//! the golden Qwen2 model from 1.9e-2 to 4.5e-2 away from transformers'. (On the CPU, bf16
+//! matmul widens to f32 anyway, so this costs little.)
 
-use candle_core::Tensor;
+use candle_core::{DType, Tensor};
 
 use crate::error::Result;
 use crate::weights::Weights;
@@ -37,10 +42,17 @@ impl Proj {
         let in_dim = shape.pop().unwrap_or(1);
         let rows = shape.iter().product::<usize>();
         // Flatten to 2-D so gemm sees one large matmul against the transposed weight view.
-        let y = x.reshape((rows, in_dim))?.matmul(&self.weight.t()?)?;
+        let x = x.reshape((rows, in_dim))?;
         let y = match &self.bias {
-            Some(b) => y.broadcast_add(b)?,
-            None => y,
+            None => x.matmul(&self.weight.t()?)?,
+            Some(b) if x.dtype() == DType::F32 => x.matmul(&self.weight.t()?)?.broadcast_add(b)?,
+            Some(b) => {
+                let f32 = |t: &Tensor| t.to_dtype(DType::F32);
+                f32(&x)?
+                    .matmul(&f32(&self.weight)?.t()?)?
+                    .broadcast_add(&f32(b)?)?
+                    .to_dtype(x.dtype())?
+            }
         };
         shape.push(self.out_dim());
         Ok(y.reshape(shape)?)

@@ -1,0 +1,92 @@
+//! Logits and greedy generations of whet's models against transformers' on the tiny golden
+//! models made by `reference/make_model_goldens.py` (llama with GQA + llama3 RoPE + tied
+//! embeddings, llama with MQA + biases + head_dim + linear RoPE, mistral with a sliding window
+//! and bf16 weights, qwen2 with q/k/v biases and sharded weights).
+
+use std::path::{Path, PathBuf};
+
+use candle_core::{DType, Device, Tensor};
+use whet_models::generation::SamplingParams;
+use whet_models::{generate, CausalLm, GenerationParams};
+
+const MODELS: &[&str] = &["llama", "llama_mqa", "mistral", "qwen2"];
+
+fn golden_dir(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/golden/models").join(name)
+}
+
+fn goldens(name: &str) -> std::collections::HashMap<String, Tensor> {
+    candle_core::safetensors::load(golden_dir(name).join("golden.safetensors"), &Device::Cpu).unwrap()
+}
+
+/// Max |a - b| over max |b|: the error relative to the logits' scale.
+fn relative_max_diff(a: &Tensor, b: &Tensor) -> f32 {
+    let diff = (a - b).unwrap().abs().unwrap().max_all().unwrap().to_scalar::<f32>().unwrap();
+    let scale = b.abs().unwrap().max_all().unwrap().to_scalar::<f32>().unwrap();
+    diff / scale
+}
+
+fn check_logits(dtype: DType, key: &str, tolerance: f32) {
+    for name in MODELS {
+        let model = CausalLm::load(&golden_dir(name), dtype, &Device::Cpu).unwrap();
+        let g = goldens(name);
+        for i in 0..3 {
+            let ids = g[&format!("input_ids_{i}")].to_dtype(DType::U32).unwrap();
+            let expected = &g[&format!("{key}_{i}")];
+            let logits = model.forward(&ids, &mut model.new_cache()).unwrap();
+            assert_eq!(logits.dims(), expected.dims(), "{name} input {i}");
+            let err = relative_max_diff(&logits, expected);
+            eprintln!("{name} {key} input {i}: relative max diff {err:.2e}");
+            assert!(err < tolerance, "{name} {key} input {i}: {err:.2e} >= {tolerance:.0e}");
+        }
+    }
+}
+
+#[test]
+fn f32_logits_match_transformers_within_1e4() {
+    check_logits(DType::F32, "logits_f32", 1e-4);
+}
+
+#[test]
+fn bf16_logits_match_transformers_bf16_within_2e2() {
+    check_logits(DType::BF16, "logits_bf16", 2e-2);
+}
+
+#[test]
+fn greedy_generation_matches_transformers_token_for_token() {
+    for name in MODELS {
+        let model = CausalLm::load(&golden_dir(name), DType::F32, &Device::Cpu).unwrap();
+        let text = std::fs::read_to_string(golden_dir(name).join("golden.json")).unwrap();
+        let golden: serde_json::Value = serde_json::from_str(&text).unwrap();
+        for case in golden["greedy"].as_array().unwrap() {
+            let ids = |k: &str| -> Vec<u32> {
+                case[k].as_array().unwrap().iter().map(|v| v.as_u64().unwrap() as u32).collect()
+            };
+            let params = GenerationParams {
+                max_new_tokens: 20,
+                eos_token_ids: vec![],
+                sampling: SamplingParams::default(),
+            };
+            let out = generate(&model, &ids("prompt_ids"), &params, |_| true).unwrap();
+            assert_eq!(out.tokens, ids("generated_ids"), "{name}");
+        }
+    }
+}
+
+#[test]
+fn incremental_decoding_with_the_cache_equals_one_full_forward() {
+    for name in MODELS {
+        let model = CausalLm::load(&golden_dir(name), DType::F32, &Device::Cpu).unwrap();
+        let ids = goldens(name)["input_ids_1"].to_dtype(DType::U32).unwrap();
+        let full = model.forward(&ids, &mut model.new_cache()).unwrap();
+        // 10 tokens at once, then one at a time: crosses mistral's window of 8.
+        let mut cache = model.new_cache();
+        let mut parts = vec![model.forward(&ids.narrow(1, 0, 10).unwrap(), &mut cache).unwrap()];
+        for t in 10..ids.dim(1).unwrap() {
+            parts.push(model.forward(&ids.narrow(1, t, 1).unwrap(), &mut cache).unwrap());
+        }
+        let stepwise = Tensor::cat(&parts, 1).unwrap();
+        let err = relative_max_diff(&stepwise, &full);
+        assert!(err < 1e-5, "{name}: {err:.2e}");
+    }
+}
