@@ -1,1 +1,50 @@
-fn main() {}
+//! `whet`: the command-line face of whet. Each subcommand parses its flags, calls into the
+//! library crates and prints; the work itself lives in the crates.
+
+mod generate_cmd;
+mod model_source;
+mod score_cmd;
+
+use clap::{Parser, Subcommand};
+
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+/// Fine-tune, evaluate and serve open language models — one binary, Hugging Face formats in and
+/// out, no Python at run time.
+#[derive(Parser)]
+#[command(name = "whet", version = version(), propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Generate text from a prompt or a conversation.
+    Generate(generate_cmd::GenerateArgs),
+    /// Negative log-likelihood and perplexity of each record of a dataset.
+    Score(score_cmd::ScoreArgs),
+}
+
+/// The version with the git commit it was built from, when known.
+fn version() -> &'static str {
+    match option_env!("WHET_GIT_COMMIT") {
+        Some(commit) if !commit.is_empty() => {
+            Box::leak(format!("{} ({commit})", env!("CARGO_PKG_VERSION")).into_boxed_str())
+        }
+        _ => env!("CARGO_PKG_VERSION"),
+    }
+}
+
+fn main() {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Generate(args) => generate_cmd::run(args),
+        Command::Score(args) => score_cmd::run(args),
+    };
+    if let Err(e) = result {
+        eprintln!("error: {e:#}");
+        std::process::exit(1);
+    }
+}
