@@ -60,7 +60,7 @@ fn chat_template(choice: &str) -> Result<ChatTemplate> {
         let source = std::fs::read_to_string(path).with_context(|| format!("reading {choice}"))?;
         return Ok(ChatTemplate::new(&source, path.display().to_string())?);
     }
-    ChatTemplate::builtin(choice).with_context(|| format!("--chat-template {choice}: no such file either"))
+    ChatTemplate::builtin(choice).with_context(|| format!("--chat-template {choice} is not a file"))
 }
 
 /// The local directory holding the model `spec` names.
