@@ -1,6 +1,7 @@
 //! `whet`: the command-line face of whet. Each subcommand parses its flags, calls into the
 //! library crates and prints; the work itself lives in the crates.
 
+mod bench_cmd;
 mod generate_cmd;
 mod model_source;
 mod score_cmd;
@@ -25,6 +26,9 @@ enum Command {
     Generate(generate_cmd::GenerateArgs),
     /// Negative log-likelihood and perplexity of each record of a dataset.
     Score(score_cmd::ScoreArgs),
+    /// Measure speed and memory (see docs/benchmarks.md).
+    #[command(subcommand)]
+    Bench(bench_cmd::BenchCommand),
 }
 
 /// The version with the git commit it was built from, when known.
@@ -42,6 +46,7 @@ fn main() {
     let result = match cli.command {
         Command::Generate(args) => generate_cmd::run(args),
         Command::Score(args) => score_cmd::run(args),
+        Command::Bench(cmd) => bench_cmd::run(cmd),
     };
     if let Err(e) = result {
         eprintln!("error: {e:#}");

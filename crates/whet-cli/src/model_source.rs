@@ -25,7 +25,7 @@ pub struct ModelArgs {
     pub chat_template: Option<String>,
 }
 
-fn parse_dtype(s: &str) -> std::result::Result<DType, String> {
+pub fn parse_dtype(s: &str) -> std::result::Result<DType, String> {
     match s {
         "f32" | "float32" => Ok(DType::F32),
         "bf16" | "bfloat16" => Ok(DType::BF16),

@@ -5,6 +5,7 @@
 //! No tokenisers, no chat templates (those are in `whet-data`), no training loop, no server.
 
 pub mod attention;
+pub mod bf16_gemv;
 pub mod config;
 pub mod decoder;
 pub mod error;
