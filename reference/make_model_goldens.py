@@ -60,6 +60,8 @@ OUT = REPO / "tests" / "golden"
 MODELS_DIR = OUT / "models"
 CT_DIR = OUT / "chat_templates"
 SCRIPT = "reference/make_model_goldens.py"
+OWN_DIRS = ("models/", "chat_templates/")  # MANIFEST "files" entries this script owns
+OTHER_GENERATOR_SECTIONS = ("adapter_goldens",)  # MANIFEST sections kept from other generators
 
 CORPUS_SEED = 1234
 INPUT_SEED = 4321
@@ -934,9 +936,17 @@ def main() -> None:
 
     files = {}
     for p in sorted(OUT.rglob("*")):
-        if p.is_file() and p.name != "MANIFEST.json":
-            rel = p.relative_to(OUT).as_posix()
+        rel = p.relative_to(OUT).as_posix()
+        if p.is_file() and rel.startswith(OWN_DIRS):
             files[rel] = file_entry(p, describe(rel))
+    # Entries and sections written by other generators (make_adapter_goldens.py) are kept.
+    old_manifest = {}
+    if (OUT / "MANIFEST.json").exists():
+        old_manifest = json.loads((OUT / "MANIFEST.json").read_text(encoding="utf-8"))
+        for rel, entry in old_manifest.get("files", {}).items():
+            if not rel.startswith(OWN_DIRS) and (OUT / rel).is_file():
+                files[rel] = entry
+    files = dict(sorted(files.items()))
     manifest = {
         "generator": SCRIPT,
         "command": "/opt/refvenv/bin/python reference/make_model_goldens.py",
@@ -987,6 +997,9 @@ def main() -> None:
         "total_bytes": sum(f["size"] for f in files.values()),
         "files": files,
     }
+    for key in OTHER_GENERATOR_SECTIONS:
+        if key in old_manifest:
+            manifest[key] = old_manifest[key]
     (OUT / "MANIFEST.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     print("total bytes under tests/golden (excluding MANIFEST):", manifest["total_bytes"])
 

@@ -3,6 +3,7 @@
 
 mod bench_cmd;
 mod generate_cmd;
+mod merge_cmd;
 mod model_source;
 mod score_cmd;
 
@@ -26,6 +27,8 @@ enum Command {
     Generate(generate_cmd::GenerateArgs),
     /// Negative log-likelihood and perplexity of each record of a dataset.
     Score(score_cmd::ScoreArgs),
+    /// Fold a LoRA adapter into its base model and write a plain HF model directory.
+    Merge(merge_cmd::MergeArgs),
     /// Measure speed and memory (see docs/benchmarks.md).
     #[command(subcommand)]
     Bench(bench_cmd::BenchCommand),
@@ -46,6 +49,7 @@ fn main() {
     let result = match cli.command {
         Command::Generate(args) => generate_cmd::run(args),
         Command::Score(args) => score_cmd::run(args),
+        Command::Merge(args) => merge_cmd::run(args),
         Command::Bench(cmd) => bench_cmd::run(cmd),
     };
     if let Err(e) = result {

@@ -19,6 +19,10 @@ pub struct ModelArgs {
     /// Weight and activation dtype: f32, bf16 or f16 (norms, softmax and logits stay f32).
     #[arg(long, default_value = "f32", value_parser = parse_dtype)]
     pub dtype: DType,
+    /// A LoRA adapter directory in PEFT's layout to apply to the model. Its tokenizer files and
+    /// chat template, when present, are the ones used.
+    #[arg(long, value_name = "DIR")]
+    pub adapter: Option<PathBuf>,
     /// Chat template to use instead of the model's: a built-in name (chatml, llama3) or a
     /// Jinja file.
     #[arg(long, value_name = "NAME|FILE")]
@@ -44,8 +48,15 @@ pub struct Loaded {
 impl ModelArgs {
     pub fn load(&self) -> Result<Loaded> {
         let dir = resolve(&self.model)?;
-        let model = CausalLm::load(&dir, self.dtype, &Device::Cpu)?;
-        let mut tokenizer = ModelTokenizer::load(&dir)?;
+        let mut model = CausalLm::load(&dir, self.dtype, &Device::Cpu)?;
+        let mut tokenizer_dir = dir.clone();
+        if let Some(adapter) = &self.adapter {
+            whet_adapter::load_adapter(&mut model, adapter)?;
+            if adapter.join("tokenizer.json").is_file() {
+                tokenizer_dir = adapter.clone();
+            }
+        }
+        let mut tokenizer = ModelTokenizer::load(&tokenizer_dir)?;
         if let Some(choice) = &self.chat_template {
             tokenizer.set_chat_template(chat_template(choice)?);
         }

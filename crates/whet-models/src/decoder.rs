@@ -65,6 +65,35 @@ pub struct DecoderLayer {
     pub mlp: Mlp,
 }
 
+impl DecoderLayer {
+    /// The layer's projections with their paths relative to the layer.
+    pub fn projections(&self) -> [(&'static str, &Proj); 7] {
+        let (a, m) = (&self.self_attn, &self.mlp);
+        [
+            ("self_attn.q_proj", &a.q_proj),
+            ("self_attn.k_proj", &a.k_proj),
+            ("self_attn.v_proj", &a.v_proj),
+            ("self_attn.o_proj", &a.o_proj),
+            ("mlp.gate_proj", &m.gate_proj),
+            ("mlp.up_proj", &m.up_proj),
+            ("mlp.down_proj", &m.down_proj),
+        ]
+    }
+
+    pub fn projections_mut(&mut self) -> [(&'static str, &mut Proj); 7] {
+        let (a, m) = (&mut self.self_attn, &mut self.mlp);
+        [
+            ("self_attn.q_proj", &mut a.q_proj),
+            ("self_attn.k_proj", &mut a.k_proj),
+            ("self_attn.v_proj", &mut a.v_proj),
+            ("self_attn.o_proj", &mut a.o_proj),
+            ("mlp.gate_proj", &mut m.gate_proj),
+            ("mlp.up_proj", &mut m.up_proj),
+            ("mlp.down_proj", &mut m.down_proj),
+        ]
+    }
+}
+
 /// A causal language model: token ids in, next-token logits out.
 #[derive(Debug, Clone)]
 pub struct CausalLm {
@@ -118,6 +147,7 @@ impl CausalLm {
             Proj {
                 weight: embed_tokens.clone(),
                 bias: None,
+                lora: None,
             }
         } else {
             Proj::load(w, "lm_head", h, v, false)?
@@ -139,6 +169,53 @@ impl CausalLm {
 
     pub fn device(&self) -> &Device {
         self.embed_tokens.device()
+    }
+
+    /// Every projection with its checkpoint module path (`model.layers.0.self_attn.q_proj`),
+    /// in checkpoint order; `lm_head` is left out when it is the tied embedding matrix.
+    pub fn projections(&self) -> Vec<(String, &Proj)> {
+        let mut out = Vec::new();
+        for (i, layer) in self.layers.iter().enumerate() {
+            out.extend(layer.projections().map(|(n, p)| (format!("model.layers.{i}.{n}"), p)));
+        }
+        if !self.config.tie_word_embeddings {
+            out.push(("lm_head".to_string(), &self.lm_head));
+        }
+        out
+    }
+
+    /// [`CausalLm::projections`], mutable.
+    pub fn projections_mut(&mut self) -> Vec<(String, &mut Proj)> {
+        let mut out = Vec::new();
+        for (i, layer) in self.layers.iter_mut().enumerate() {
+            out.extend(layer.projections_mut().map(|(n, p)| (format!("model.layers.{i}.{n}"), p)));
+        }
+        if !self.config.tie_word_embeddings {
+            out.push(("lm_head".to_string(), &mut self.lm_head));
+        }
+        out
+    }
+
+    /// Every weight under its checkpoint key, as `save_pretrained` would write them (the tied
+    /// `lm_head` omitted).
+    pub fn named_weights(&self) -> Vec<(String, Tensor)> {
+        let mut out = vec![("model.embed_tokens.weight".to_string(), self.embed_tokens.clone())];
+        for (i, layer) in self.layers.iter().enumerate() {
+            let p = format!("model.layers.{i}");
+            out.push((format!("{p}.input_layernorm.weight"), layer.input_layernorm.weight.clone()));
+            out.push((format!("{p}.post_attention_layernorm.weight"), layer.post_attention_layernorm.weight.clone()));
+            for (name, proj) in layer.projections() {
+                out.push((format!("{p}.{name}.weight"), proj.weight.clone()));
+                if let Some(b) = &proj.bias {
+                    out.push((format!("{p}.{name}.bias"), b.clone()));
+                }
+            }
+        }
+        out.push(("model.norm.weight".to_string(), self.norm.weight.clone()));
+        if !self.config.tie_word_embeddings {
+            out.push(("lm_head.weight".to_string(), self.lm_head.weight.clone()));
+        }
+        out
     }
 
     /// An empty cache for this model.

@@ -18,6 +18,7 @@ pub mod proj;
 pub mod qwen2;
 pub mod rms_norm;
 pub mod rope;
+pub mod save;
 pub mod weights;
 
 pub use config::DecoderConfig;
@@ -26,3 +27,4 @@ pub use error::{Error, Result};
 pub use generation::{generate, FinishReason, Generated, GenerationParams, Sampler, SamplingParams};
 pub use generation_config::GenerationConfig;
 pub use kv_cache::KvCache;
+pub use proj::{Lora, Proj};

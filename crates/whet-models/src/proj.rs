@@ -1,14 +1,15 @@
 //! `Proj`: the one linear projection type every model layer uses (`y = x Wᵀ + b`, with `W` of
-//! shape `(out, in)` as checkpoints store it).
+//! shape `(out, in)` as checkpoints store it), optionally with a LoRA adapter
+//! (`y += scale · (x Aᵀ) Bᵀ`, as PEFT's `lora.Linear` computes it).
 //!
-//! It is the single place where later work adds LoRA adapters and frozen-weight kernels, so
-//! models never call matmul on a weight directly.
+//! It is the single place where adapters and frozen-weight kernels live, so models never call
+//! matmul on a weight directly.
 //!
 //! With bf16/f16 weights the product is computed in f32 (by the bf16 GEMV kernel for the few
-//! rows of a decoding step, else by widening to an f32 GEMM), the bias added in f32, and the
-//! result rounded once, as PyTorch's `addmm` does; rounding the product before adding the bias
-//! moved bf16 logits of the golden Qwen2 model from 1.9e-2 to 4.5e-2 away from transformers'.
-//! (candle's CPU bf16 matmul widens to f32 internally anyway.)
+//! rows of a decoding step, else by widening to an f32 GEMM), the bias and any LoRA term added in
+//! f32, and the result rounded once, as PyTorch's `addmm` does; rounding the product before
+//! adding the bias moved bf16 logits of the golden Qwen2 model from 1.9e-2 to 4.5e-2 away from
+//! transformers'. (candle's CPU bf16 matmul widens to f32 internally anyway.)
 
 use candle_core::{DType, Tensor};
 
@@ -16,10 +17,36 @@ use crate::bf16_gemv;
 use crate::error::Result;
 use crate::weights::Weights;
 
+/// A low-rank update: `A` of shape `(r, in)`, `B` of shape `(out, r)`, both f32.
+#[derive(Debug, Clone)]
+pub struct Lora {
+    pub a: Tensor,
+    pub b: Tensor,
+    /// `alpha / r`, or `alpha / sqrt(r)` with rsLoRA.
+    pub scale: f64,
+}
+
+impl Lora {
+    pub fn rank(&self) -> usize {
+        self.a.dims()[0]
+    }
+
+    /// `scale · B A`, shape `(out, in)`, f32: what merging adds to the weight.
+    pub fn delta(&self) -> Result<Tensor> {
+        Ok((self.b.matmul(&self.a)? * self.scale)?)
+    }
+
+    /// `scale · (x Aᵀ) Bᵀ` for 2-D f32 `x`.
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        Ok((x.matmul(&self.a.t()?)?.matmul(&self.b.t()?)? * self.scale)?)
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Proj {
     pub weight: Tensor,
     pub bias: Option<Tensor>,
+    pub lora: Option<Lora>,
 }
 
 impl Proj {
@@ -31,11 +58,15 @@ impl Proj {
         } else {
             None
         };
-        Ok(Self { weight, bias })
+        Ok(Self { weight, bias, lora: None })
     }
 
     pub fn out_dim(&self) -> usize {
         self.weight.dims()[0]
+    }
+
+    pub fn in_dim(&self) -> usize {
+        self.weight.dims()[1]
     }
 
     /// `x` of shape `(..., in)` to `(..., out)`.
@@ -45,26 +76,42 @@ impl Proj {
         let rows = shape.iter().product::<usize>();
         // Flatten to 2-D so gemm sees one large matmul against the transposed weight view.
         let x = x.reshape((rows, in_dim))?;
-        let y = if self.weight.dtype() == DType::F32 {
-            let y = x.matmul(&self.weight.t()?)?;
-            match &self.bias {
-                Some(b) => y.broadcast_add(b)?,
-                None => y,
-            }
+        let f32 = |t: &Tensor| t.to_dtype(DType::F32);
+        let reduced = self.weight.dtype() != DType::F32;
+        let mut y = if !reduced {
+            x.matmul(&self.weight.t()?)?
+        } else if self.weight.dtype() == DType::BF16 && rows <= bf16_gemv::MAX_ROWS {
+            bf16_gemv::bf16_gemv(&x, &self.weight)?
         } else {
-            let f32 = |t: &Tensor| t.to_dtype(DType::F32);
-            let y = if self.weight.dtype() == DType::BF16 && rows <= bf16_gemv::MAX_ROWS {
-                bf16_gemv::bf16_gemv(&x, &self.weight)?
-            } else {
-                f32(&x)?.matmul(&f32(&self.weight)?.t()?)?
-            };
-            let y = match &self.bias {
-                Some(b) => y.broadcast_add(&f32(b)?)?,
-                None => y,
-            };
-            y.to_dtype(x.dtype())?
+            f32(&x)?.matmul(&f32(&self.weight)?.t()?)?
         };
+        if let Some(b) = &self.bias {
+            y = y.broadcast_add(&f32(b)?)?;
+        }
+        if let Some(lora) = &self.lora {
+            y = (y + lora.forward(&f32(&x)?)?)?;
+        }
+        if reduced {
+            y = y.to_dtype(x.dtype())?;
+        }
         shape.push(self.out_dim());
         Ok(y.reshape(shape)?)
+    }
+
+    /// Folds the adapter into the weight (`W += scale · B A`) and drops it.
+    pub fn merge(&mut self) -> Result<()> {
+        if let Some(lora) = self.lora.take() {
+            let dtype = self.weight.dtype();
+            self.weight = (self.weight.to_dtype(DType::F32)? + lora.delta()?)?.to_dtype(dtype)?;
+        }
+        Ok(())
+    }
+
+    /// Takes a merged adapter back out of the weight (`W -= scale · B A`) and re-attaches it.
+    pub fn unmerge(&mut self, lora: Lora) -> Result<()> {
+        let dtype = self.weight.dtype();
+        self.weight = (self.weight.to_dtype(DType::F32)? - lora.delta()?)?.to_dtype(dtype)?;
+        self.lora = Some(lora);
+        Ok(())
     }
 }
