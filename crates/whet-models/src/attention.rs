@@ -79,7 +79,7 @@ impl Attention {
                 .reshape((b, kvh, n_rep * t, total))?,
             None => scores,
         };
-        let probs = candle_nn::ops::softmax_last_dim(&scores)?.to_dtype(v.dtype())?;
+        let probs = crate::softmax::softmax_last_dim(&scores)?.to_dtype(v.dtype())?;
         // (b, kvh, n_rep * t, d) -> (b, h, t, d) -> (b, t, h * d)
         let y = probs
             .matmul(&v)?

@@ -7,6 +7,7 @@
 pub mod attention;
 pub mod bf16_gemv;
 pub mod config;
+mod cpu_storage;
 pub mod decoder;
 pub mod error;
 pub mod generation;
@@ -19,6 +20,7 @@ pub mod qwen2;
 pub mod rms_norm;
 pub mod rope;
 pub mod save;
+pub mod softmax;
 pub mod weights;
 
 pub use config::DecoderConfig;

@@ -3,11 +3,15 @@
 //! (the "rotate half" layout: dimension `i` pairs with `i + head_dim / 2`).
 //!
 //! Frequencies and angles are computed in f32 exactly as transformers does, since that is where
-//! long-position rounding differs between implementations. The rotation itself uses candle-nn's
-//! fused `rope` kernel, which has no backward pass: the training issue replaces it in training
-//! graphs.
+//! long-position rounding differs between implementations. In f32 the rotation is this file's op
+//! with a backward pass (the rotation's transpose is the rotation by `-θ`); candle-nn's fused
+//! `rope` has none and would silently cut gradients. For bf16/f16 inference the fused kernel is
+//! kept: it rounds after each multiply and add as transformers' bf16 arithmetic does.
 
-use candle_core::{Device, Tensor};
+use candle_core::{CpuStorage, CustomOp3, DType, Device, Layout, Shape, Tensor};
+use rayon::prelude::*;
+
+use crate::cpu_storage::f32_slice;
 
 use crate::config::{DecoderConfig, RopeScaling};
 use crate::error::Result;
@@ -83,6 +87,9 @@ impl Rope {
             let (cos, sin) = tables(&self.inv_freq, offset + seq, x.device())?;
             (cos.narrow(0, offset, seq)?, sin.narrow(0, offset, seq)?)
         };
+        if dtype == DType::F32 {
+            return Ok(x.contiguous()?.apply_op3(&cos.contiguous()?, &sin.contiguous()?, RopeOp)?);
+        }
         // transformers casts cos/sin to the activation dtype before rotating.
         let (cos, sin) = (cos.to_dtype(dtype)?, sin.to_dtype(dtype)?);
         Ok(candle_nn::rotary_emb::rope(&x.contiguous()?, &cos, &sin)?)
@@ -99,9 +106,81 @@ fn tables(inv_freq: &[f32], positions: usize, device: &Device) -> Result<(Tensor
     Ok((angles.cos()?, angles.sin()?))
 }
 
+/// Rotates f32 `x (batch, heads, seq, d)` by angles with `cos`, `sin` of shape `(seq, d/2)`:
+/// `(x₁, x₂) → (x₁ cos − x₂ sin, x₂ cos + x₁ sin)` on the two halves of the last dimension.
+struct RopeOp;
+
+impl CustomOp3 for RopeOp {
+    fn name(&self) -> &'static str {
+        "rope"
+    }
+
+    fn cpu_fwd(
+        &self,
+        xs: &CpuStorage,
+        xl: &Layout,
+        cs: &CpuStorage,
+        cl: &Layout,
+        ss: &CpuStorage,
+        sl: &Layout,
+    ) -> candle_core::Result<(CpuStorage, Shape)> {
+        let x = f32_slice(xs, xl, self.name())?;
+        let (cos, sin) = (f32_slice(cs, cl, self.name())?, f32_slice(ss, sl, self.name())?);
+        let (_, _, t, d) = xl.shape().dims4()?;
+        let half = d / 2;
+        if cos.len() != t * half || sin.len() != t * half {
+            candle_core::bail!("rope: tables of {} for seq {t} and head_dim {d}", cos.len());
+        }
+        let mut out = vec![0f32; x.len()];
+        // One chunk per (batch, head): a (t, d) block.
+        out.par_chunks_mut(t * d).zip(x.par_chunks(t * d)).for_each(|(y, x)| {
+            for p in 0..t {
+                let (xr, yr) = (&x[p * d..(p + 1) * d], &mut y[p * d..(p + 1) * d]);
+                let (c, s) = (&cos[p * half..(p + 1) * half], &sin[p * half..(p + 1) * half]);
+                for i in 0..half {
+                    let (a, b) = (xr[i], xr[i + half]);
+                    yr[i] = a * c[i] - b * s[i];
+                    yr[i + half] = b * c[i] + a * s[i];
+                }
+            }
+        });
+        Ok((CpuStorage::F32(out), xl.shape().clone()))
+    }
+
+    fn bwd(
+        &self,
+        _x: &Tensor,
+        cos: &Tensor,
+        sin: &Tensor,
+        _y: &Tensor,
+        g: &Tensor,
+    ) -> candle_core::Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
+        // A rotation's transpose is the rotation by the opposite angle. The tables are constants.
+        let dx = g.contiguous()?.apply_op3(cos, &sin.neg()?, RopeOp)?;
+        Ok((Some(dx), None, None))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rope_op_and_its_gradient_equal_the_composed_rotate_half() {
+        use candle_core::Var;
+        let (b, h, t, d) = (2, 3, 5, 8);
+        let x = Var::from_tensor(&Tensor::randn(0f32, 1.0, (b, h, t, d), &Device::Cpu).unwrap()).unwrap();
+        let angles = Tensor::randn(0f32, 1.0, (t, d / 2), &Device::Cpu).unwrap();
+        let (cos, sin) = (angles.cos().unwrap(), angles.sin().unwrap());
+        let ours = x.as_tensor().apply_op3(&cos, &sin, RopeOp).unwrap();
+        let reference = candle_nn::rotary_emb::rope_slow(x.as_tensor(), &cos, &sin).unwrap();
+        let max = |t: Tensor| t.abs().unwrap().max_all().unwrap().to_scalar::<f32>().unwrap();
+        assert!(max((&ours - &reference).unwrap()) < 1e-6);
+        let probe = Tensor::randn(0f32, 1.0, (b, h, t, d), &Device::Cpu).unwrap();
+        let g1 = (ours * &probe).unwrap().sum_all().unwrap().backward().unwrap();
+        let g2 = (reference * &probe).unwrap().sum_all().unwrap().backward().unwrap();
+        assert!(max((g1.get(x.as_tensor()).unwrap() - g2.get(x.as_tensor()).unwrap()).unwrap()) < 1e-5);
+    }
 
     #[test]
     fn llama3_scaling_keeps_high_scales_low_and_blends_middle() {

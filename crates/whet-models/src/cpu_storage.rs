@@ -1,0 +1,15 @@
+//! Contiguous f32 views of CPU storage, for the custom ops that give candle's missing backward
+//! passes (`rms_norm.rs`, `rope.rs`, `softmax.rs`).
+
+use candle_core::{CpuStorage, Layout};
+
+/// The f32 elements `layout` covers, which must be contiguous.
+pub fn f32_slice<'a>(storage: &'a CpuStorage, layout: &Layout, op: &str) -> candle_core::Result<&'a [f32]> {
+    let CpuStorage::F32(data) = storage else {
+        candle_core::bail!("{op}: expects f32 input");
+    };
+    match layout.contiguous_offsets() {
+        Some((start, end)) => Ok(&data[start..end]),
+        None => candle_core::bail!("{op}: input must be contiguous"),
+    }
+}
