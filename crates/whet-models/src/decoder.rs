@@ -218,6 +218,31 @@ impl CausalLm {
         out
     }
 
+    /// Calls `f` with every weight tensor and its checkpoint key, letting it replace the tensor
+    /// (full fine-tuning swaps weights for trainable variables). A tied `lm_head` follows
+    /// `embed_tokens` afterwards, so the two stay one parameter.
+    pub fn visit_weights_mut(&mut self, mut f: impl FnMut(&str, &mut Tensor) -> Result<()>) -> Result<()> {
+        f("model.embed_tokens.weight", &mut self.embed_tokens)?;
+        for (i, layer) in self.layers.iter_mut().enumerate() {
+            let p = format!("model.layers.{i}");
+            f(&format!("{p}.input_layernorm.weight"), &mut layer.input_layernorm.weight)?;
+            f(&format!("{p}.post_attention_layernorm.weight"), &mut layer.post_attention_layernorm.weight)?;
+            for (name, proj) in layer.projections_mut() {
+                f(&format!("{p}.{name}.weight"), &mut proj.weight)?;
+                if let Some(b) = &mut proj.bias {
+                    f(&format!("{p}.{name}.bias"), b)?;
+                }
+            }
+        }
+        f("model.norm.weight", &mut self.norm.weight)?;
+        if self.config.tie_word_embeddings {
+            self.lm_head.weight = self.embed_tokens.clone();
+        } else {
+            f("lm_head.weight", &mut self.lm_head.weight)?;
+        }
+        Ok(())
+    }
+
     /// An empty cache for this model.
     pub fn new_cache(&self) -> KvCache {
         KvCache::new(self.layers.len())

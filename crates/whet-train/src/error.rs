@@ -1,0 +1,17 @@
+//! The error type of `whet-train`.
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("optimizer: {0}")]
+    Optimizer(String),
+    #[error("batch: {0}")]
+    Batch(String),
+    #[error(transparent)]
+    Model(#[from] whet_models::Error),
+    #[error(transparent)]
+    Adapter(#[from] whet_adapter::Error),
+    #[error(transparent)]
+    Candle(#[from] candle_core::Error),
+}
+
+pub type Result<T> = std::result::Result<T, Error>;

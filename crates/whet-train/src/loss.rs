@@ -1,0 +1,49 @@
+//! Next-token cross-entropy summed over the target tokens of a batch.
+//!
+//! Returning the sum with the token count (not a mean) is what lets gradient accumulation
+//! normalise by the number of target tokens in the whole accumulated batch rather than per
+//! micro-batch, the mistake that makes accumulated runs differ from large-batch runs.
+
+use candle_core::{DType, Tensor, D};
+use whet_models::CausalLm;
+
+use crate::error::{Error, Result};
+
+/// A padded batch: `input_ids` and `targets`, both `(batch, seq)`. `targets[i][j]` says whether
+/// token `j` of row `i` is scored (predicted from the logits at `j - 1`); position 0 never is.
+pub struct Batch {
+    pub input_ids: Vec<Vec<u32>>,
+    pub targets: Vec<Vec<bool>>,
+}
+
+impl Batch {
+    pub fn num_targets(&self) -> usize {
+        self.targets.iter().flatten().filter(|t| **t).count()
+    }
+}
+
+/// Summed cross-entropy (nats, scalar f32 tensor) over the batch's targets, and their count.
+pub fn cross_entropy_sum(model: &CausalLm, batch: &Batch) -> Result<(Tensor, usize)> {
+    let rows = batch.input_ids.len();
+    let seq = batch.input_ids.first().map_or(0, Vec::len);
+    if rows == 0 || seq < 2 || batch.input_ids.iter().any(|r| r.len() != seq) || batch.targets.iter().map(Vec::len).ne(batch.input_ids.iter().map(Vec::len)) {
+        return Err(Error::Batch(format!("expected {rows} rows of equal length >= 2 with a target flag per token")));
+    }
+    let device = model.device();
+    let flat: Vec<u32> = batch.input_ids.iter().flatten().copied().collect();
+    let ids = Tensor::from_vec(flat, (rows, seq), device)?;
+    let logits = model.forward(&ids, &mut model.new_cache())?;
+    // Logits at j-1 predict token j: (rows, seq-1, vocab) against ids[:, 1:].
+    let logits = logits.narrow(1, 0, seq - 1)?;
+    let log_probs = candle_nn::ops::log_softmax(&logits, D::Minus1)?;
+    let next = ids.narrow(1, 1, seq - 1)?.contiguous()?.unsqueeze(2)?;
+    let picked = log_probs.gather(&next, 2)?.squeeze(2)?;
+    let mask: Vec<f32> = batch
+        .targets
+        .iter()
+        .flat_map(|row| row[1..].iter().map(|&t| if t { 1.0 } else { 0.0 }))
+        .collect();
+    let mask = Tensor::from_vec(mask, (rows, seq - 1), device)?.to_dtype(DType::F32)?;
+    let nll = (picked * mask)?.sum_all()?.neg()?;
+    Ok((nll, batch.num_targets()))
+}
