@@ -11,7 +11,7 @@ use crate::config::DecoderConfig;
 use crate::error::Result;
 use crate::kv_cache::KvCache;
 use crate::proj::Proj;
-use crate::rope::Rope;
+use crate::rope::RopeAngles;
 use crate::weights::Weights;
 
 #[derive(Debug, Clone)]
@@ -43,13 +43,13 @@ impl Attention {
         })
     }
 
-    /// `x` is `(batch, seq, hidden)` starting at position `offset`; `mask` is added to the
-    /// `(seq, offset + seq)` scores, or `None` when every cached position is visible.
+    /// `x` is `(batch, seq, hidden)`, rotated by `angles`; `mask` is added to the
+    /// `(seq, cached + seq)` scores (shape `(seq, total)` or `(batch, 1, 1, seq, total)`), or
+    /// `None` when every cached position is visible.
     pub fn forward(
         &self,
         x: &Tensor,
-        rope: &Rope,
-        offset: usize,
+        angles: &RopeAngles,
         mask: Option<&Tensor>,
         cache: &mut KvCache,
         layer: usize,
@@ -61,8 +61,8 @@ impl Attention {
         let split = |y: Tensor, heads: usize| -> Result<Tensor> {
             Ok(y.reshape((b, t, heads, d))?.transpose(1, 2)?.contiguous()?)
         };
-        let q = rope.apply(&split(self.q_proj.forward(x)?, h)?, offset)?;
-        let k = rope.apply(&split(self.k_proj.forward(x)?, kvh)?, offset)?;
+        let q = angles.rotate(&split(self.q_proj.forward(x)?, h)?)?;
+        let k = angles.rotate(&split(self.k_proj.forward(x)?, kvh)?)?;
         let v = split(self.v_proj.forward(x)?, kvh)?;
         let (k, v) = cache.append(layer, k, v)?;
         let total = k.dim(2)?;
@@ -116,6 +116,28 @@ pub fn causal_mask(
         }
     }
     Ok(Some(Tensor::from_vec(mask, (seq, total), device)?))
+}
+
+/// The additive mask for packed rows: token `i` sees token `j` of its row when both belong to
+/// the same record (`segments[row][i] == segments[row][j]`), `j <= i`, and, with a window, their
+/// positions within the record differ by less than it. Shape `(batch, 1, 1, seq, seq)`.
+pub fn packed_mask(segments: &[Vec<u32>], window: Option<usize>, device: &Device) -> Result<Tensor> {
+    let rows = segments.len();
+    let seq = segments.first().map_or(0, Vec::len);
+    let mut mask = vec![f32::NEG_INFINITY; rows * seq * seq];
+    for (r, seg) in segments.iter().enumerate() {
+        for i in 0..seq {
+            for j in 0..=i {
+                // Within one record positions are consecutive, so i - j is the distance.
+                let same = seg[i] == seg[j];
+                let in_window = window.is_none_or(|w| i - j < w);
+                if same && in_window {
+                    mask[(r * seq + i) * seq + j] = 0.0;
+                }
+            }
+        }
+    }
+    Ok(Tensor::from_vec(mask, (rows, 1, 1, seq, seq), device)?)
 }
 
 #[cfg(test)]

@@ -14,13 +14,13 @@ use std::path::Path;
 
 use candle_core::{DType, Device, IndexOp, Tensor};
 
-use crate::attention::{causal_mask, Attention};
+use crate::attention::{causal_mask, packed_mask, Attention};
 use crate::config::{DecoderConfig, HfConfig};
 use crate::error::{Error, Result};
 use crate::kv_cache::KvCache;
 use crate::proj::Proj;
 use crate::rms_norm::RmsNorm;
-use crate::rope::Rope;
+use crate::rope::{Rope, RopeAngles};
 use crate::weights::Weights;
 
 /// The model types whet can load, with the function reading each one's config.
@@ -264,15 +264,44 @@ impl CausalLm {
         Ok(self.lm_head.forward(&last)?.to_dtype(DType::F32)?)
     }
 
+    /// Logits `(batch, seq, vocab)` in f32 for packed rows: each row holds several records,
+    /// `segments[row][j]` naming the record of token `j` (records contiguous). Tokens attend only
+    /// within their record and positions restart at 0 for each, so every record is computed
+    /// exactly as if alone. No cache: this is for training and scoring.
+    pub fn forward_packed(&self, input_ids: &Tensor, segments: &[Vec<u32>]) -> Result<Tensor> {
+        let (b, t) = input_ids.dims2()?;
+        if segments.len() != b || segments.iter().any(|s| s.len() != t) {
+            return Err(Error::Generation(format!("packed segments must be {b} rows of {t} ids")));
+        }
+        let positions: Vec<Vec<u32>> = segments
+            .iter()
+            .map(|seg| {
+                let mut pos = 0u32;
+                seg.iter()
+                    .enumerate()
+                    .map(|(j, s)| {
+                        pos = if j > 0 && seg[j - 1] == *s { pos + 1 } else { 0 };
+                        pos
+                    })
+                    .collect()
+            })
+            .collect();
+        let angles = self.rope.angles_at(&positions)?;
+        let mut masks: BTreeMap<Option<usize>, Option<Tensor>> = BTreeMap::new();
+        for window in &self.config.sliding_window {
+            if !masks.contains_key(window) {
+                masks.insert(*window, Some(packed_mask(segments, *window, self.device())?));
+            }
+        }
+        let hidden = self.run_layers(input_ids, &angles, &masks, &mut self.new_cache())?;
+        Ok(self.lm_head.forward(&hidden)?.to_dtype(DType::F32)?)
+    }
+
     /// Final-norm hidden states `(batch, seq, hidden)`.
     fn hidden_states(&self, input_ids: &Tensor, cache: &mut KvCache) -> Result<Tensor> {
-        let (b, t) = input_ids.dims2()?;
+        let (_, t) = input_ids.dims2()?;
         let offset = cache.seq_len();
-        let ids = input_ids.flatten_all()?;
-        let mut x = self
-            .embed_tokens
-            .index_select(&ids, 0)?
-            .reshape((b, t, self.config.hidden_size))?;
+        let angles = self.rope.angles(offset, t)?;
         // One mask per distinct window, shared by the layers that use it.
         let mut masks: BTreeMap<Option<usize>, Option<Tensor>> = BTreeMap::new();
         for window in &self.config.sliding_window {
@@ -280,16 +309,28 @@ impl CausalLm {
                 masks.insert(*window, causal_mask(t, offset, *window, self.device())?);
             }
         }
+        self.run_layers(input_ids, &angles, &masks, cache)
+    }
+
+    /// Embeddings, decoder layers and final norm.
+    fn run_layers(
+        &self,
+        input_ids: &Tensor,
+        angles: &RopeAngles,
+        masks: &BTreeMap<Option<usize>, Option<Tensor>>,
+        cache: &mut KvCache,
+    ) -> Result<Tensor> {
+        let (b, t) = input_ids.dims2()?;
+        let ids = input_ids.flatten_all()?;
+        let mut x = self
+            .embed_tokens
+            .index_select(&ids, 0)?
+            .reshape((b, t, self.config.hidden_size))?;
         for (i, layer) in self.layers.iter().enumerate() {
             let mask = masks.get(&layer.self_attn.sliding_window).and_then(Option::as_ref);
-            let attn = layer.self_attn.forward(
-                &layer.input_layernorm.forward(&x)?,
-                &self.rope,
-                offset,
-                mask,
-                cache,
-                i,
-            )?;
+            let attn = layer
+                .self_attn
+                .forward(&layer.input_layernorm.forward(&x)?, angles, mask, cache, i)?;
             x = (x + attn)?;
             let mlp = layer.mlp.forward(&layer.post_attention_layernorm.forward(&x)?)?;
             x = (x + mlp)?;

@@ -76,22 +76,54 @@ impl Rope {
         self.len() == 0
     }
 
-    /// Rotates `x` of shape `(batch, heads, seq, head_dim)` whose first position is `offset`.
-    /// The tables grow when a sequence runs past them.
-    pub fn apply(&self, x: &Tensor, offset: usize) -> Result<Tensor> {
-        let seq = x.dim(2)?;
-        let dtype = x.dtype();
+    /// Angles for `seq` consecutive positions from `offset`, shared by every row. The tables
+    /// grow when a sequence runs past them.
+    pub fn angles(&self, offset: usize, seq: usize) -> Result<RopeAngles> {
         let (cos, sin) = if offset + seq <= self.len() {
             (self.cos.narrow(0, offset, seq)?, self.sin.narrow(0, offset, seq)?)
         } else {
-            let (cos, sin) = tables(&self.inv_freq, offset + seq, x.device())?;
+            let (cos, sin) = tables(&self.inv_freq, offset + seq, self.cos.device())?;
             (cos.narrow(0, offset, seq)?, sin.narrow(0, offset, seq)?)
         };
+        Ok(RopeAngles { cos: cos.contiguous()?, sin: sin.contiguous()? })
+    }
+
+    /// Angles for explicit per-row positions (packed sequences restart at 0 per record):
+    /// `positions` is `(batch, seq)`.
+    pub fn angles_at(&self, positions: &[Vec<u32>]) -> Result<RopeAngles> {
+        let rows = positions.len();
+        let seq = positions.first().map_or(0, Vec::len);
+        let max = positions.iter().flatten().copied().max().unwrap_or(0) as usize;
+        let (cos, sin) = if max < self.len() {
+            (self.cos.clone(), self.sin.clone())
+        } else {
+            tables(&self.inv_freq, max + 1, self.cos.device())?
+        };
+        let flat: Vec<u32> = positions.iter().flatten().copied().collect();
+        let idx = Tensor::from_vec(flat, rows * seq, cos.device())?;
+        let half = self.inv_freq.len();
+        let pick = |t: &Tensor| -> Result<Tensor> { Ok(t.index_select(&idx, 0)?.reshape((rows, seq, half))?) };
+        Ok(RopeAngles { cos: pick(&cos)?, sin: pick(&sin)? })
+    }
+}
+
+/// cos and sin for the tokens of one forward call, f32: `(seq, head_dim / 2)` shared by every
+/// row, or `(batch, seq, head_dim / 2)`.
+#[derive(Debug, Clone)]
+pub struct RopeAngles {
+    cos: Tensor,
+    sin: Tensor,
+}
+
+impl RopeAngles {
+    /// Rotates `x` of shape `(batch, heads, seq, head_dim)`.
+    pub fn rotate(&self, x: &Tensor) -> Result<Tensor> {
+        let dtype = x.dtype();
         if dtype == DType::F32 {
-            return Ok(x.contiguous()?.apply_op3(&cos.contiguous()?, &sin.contiguous()?, RopeOp)?);
+            return Ok(x.contiguous()?.apply_op3(&self.cos, &self.sin, RopeOp)?);
         }
         // transformers casts cos/sin to the activation dtype before rotating.
-        let (cos, sin) = (cos.to_dtype(dtype)?, sin.to_dtype(dtype)?);
+        let (cos, sin) = (self.cos.to_dtype(dtype)?, self.sin.to_dtype(dtype)?);
         Ok(candle_nn::rotary_emb::rope(&x.contiguous()?, &cos, &sin)?)
     }
 }
@@ -106,7 +138,8 @@ fn tables(inv_freq: &[f32], positions: usize, device: &Device) -> Result<(Tensor
     Ok((angles.cos()?, angles.sin()?))
 }
 
-/// Rotates f32 `x (batch, heads, seq, d)` by angles with `cos`, `sin` of shape `(seq, d/2)`:
+/// Rotates f32 `x (batch, heads, seq, d)` by angles with `cos`, `sin` of shape `(seq, d/2)` or
+/// `(batch, seq, d/2)`:
 /// `(x₁, x₂) → (x₁ cos − x₂ sin, x₂ cos + x₁ sin)` on the two halves of the last dimension.
 struct RopeOp;
 
@@ -126,14 +159,17 @@ impl CustomOp3 for RopeOp {
     ) -> candle_core::Result<(CpuStorage, Shape)> {
         let x = f32_slice(xs, xl, self.name())?;
         let (cos, sin) = (f32_slice(cs, cl, self.name())?, f32_slice(ss, sl, self.name())?);
-        let (_, _, t, d) = xl.shape().dims4()?;
+        let (b, heads, t, d) = xl.shape().dims4()?;
         let half = d / 2;
-        if cos.len() != t * half || sin.len() != t * half {
-            candle_core::bail!("rope: tables of {} for seq {t} and head_dim {d}", cos.len());
+        let per_row = cos.len() == b * t * half && b > 1;
+        if !(per_row || cos.len() == t * half) || sin.len() != cos.len() {
+            candle_core::bail!("rope: tables of {} for batch {b}, seq {t} and head_dim {d}", cos.len());
         }
         let mut out = vec![0f32; x.len()];
         // One chunk per (batch, head): a (t, d) block.
-        out.par_chunks_mut(t * d).zip(x.par_chunks(t * d)).for_each(|(y, x)| {
+        out.par_chunks_mut(t * d).zip(x.par_chunks(t * d)).enumerate().for_each(|(block, (y, x))| {
+            let row = if per_row { block / heads } else { 0 };
+            let (cos, sin) = (&cos[row * t * half..(row + 1) * t * half], &sin[row * t * half..(row + 1) * t * half]);
             for p in 0..t {
                 let (xr, yr) = (&x[p * d..(p + 1) * d], &mut y[p * d..(p + 1) * d]);
                 let (c, s) = (&cos[p * half..(p + 1) * half], &sin[p * half..(p + 1) * half]);

@@ -9,11 +9,16 @@ use whet_models::CausalLm;
 
 use crate::error::{Error, Result};
 
-/// A padded batch: `input_ids` and `targets`, both `(batch, seq)`. `targets[i][j]` says whether
-/// token `j` of row `i` is scored (predicted from the logits at `j - 1`); position 0 never is.
+/// A batch of equal-length rows: `input_ids` and `targets`, both `(batch, seq)`. `targets[i][j]`
+/// says whether token `j` of row `i` is scored (predicted from the logits at `j - 1`); position 0
+/// never is, nor the first token of a packed record. Rows are right-padded records, or, with
+/// `segments`, several records packed together (`segments[i][j]` names token `j`'s record), which
+/// attend only within themselves.
+#[derive(Debug, Clone)]
 pub struct Batch {
     pub input_ids: Vec<Vec<u32>>,
     pub targets: Vec<Vec<bool>>,
+    pub segments: Option<Vec<Vec<u32>>>,
 }
 
 impl Batch {
@@ -32,7 +37,10 @@ pub fn cross_entropy_sum(model: &CausalLm, batch: &Batch) -> Result<(Tensor, usi
     let device = model.device();
     let flat: Vec<u32> = batch.input_ids.iter().flatten().copied().collect();
     let ids = Tensor::from_vec(flat, (rows, seq), device)?;
-    let logits = model.forward(&ids, &mut model.new_cache())?;
+    let logits = match &batch.segments {
+        Some(segments) => model.forward_packed(&ids, segments)?,
+        None => model.forward(&ids, &mut model.new_cache())?,
+    };
     // Logits at j-1 predict token j: (rows, seq-1, vocab) against ids[:, 1:].
     let logits = logits.narrow(1, 0, seq - 1)?;
     let log_probs = candle_nn::ops::log_softmax(&logits, D::Minus1)?;
