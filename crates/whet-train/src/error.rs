@@ -2,6 +2,14 @@
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
+    #[error("{path}: {message}")]
+    Config { path: std::path::PathBuf, message: String },
+    #[error("{path}: {source}")]
+    Io {
+        path: std::path::PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("optimizer: {0}")]
     Optimizer(String),
     #[error("batch: {0}")]

@@ -4,9 +4,12 @@
 
 pub mod accumulate;
 pub mod adamw;
+pub mod batching;
+pub mod config;
 pub mod error;
 pub mod grad_clip;
 pub mod loss;
+pub mod schedule;
 pub mod trainable;
 
 pub use accumulate::accumulate_gradients;

@@ -1,0 +1,337 @@
+//! A training run's configuration: one TOML file, validated in full before any work starts.
+//! Unknown keys are errors that name the key and suggest the nearest valid one; `--set
+//! section.key=value` overrides apply to the TOML before validation, so they are checked the
+//! same way. The resolved config is written into the run directory.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Method {
+    /// Supervised fine-tuning on conversations or instructions (loss on responses).
+    Sft,
+    /// Continued pretraining on raw text (loss on every token).
+    Cpt,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrainConfig {
+    pub method: Method,
+    /// Base model directory or Hub id. For `cpt` from scratch, leave it out and set `init_config`.
+    #[serde(default)]
+    pub model: Option<String>,
+    /// A `config.json` to build a randomly initialised model from (cpt from scratch), with the
+    /// tokenizer files taken from `tokenizer_dir`.
+    #[serde(default)]
+    pub init_config: Option<PathBuf>,
+    #[serde(default)]
+    pub tokenizer_dir: Option<PathBuf>,
+    /// Where the run directory is created.
+    pub output_dir: PathBuf,
+    #[serde(default = "default_seed")]
+    pub seed: u64,
+    pub data: DataConfig,
+    /// LoRA settings; without this section the run fine-tunes every weight.
+    #[serde(default)]
+    pub lora: Option<LoraSection>,
+    #[serde(default)]
+    pub train: TrainSection,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Overlong {
+    Truncate,
+    Drop,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DataConfig {
+    pub train: PathBuf,
+    /// A validation file; or `valid_fraction` of the training records held out.
+    #[serde(default)]
+    pub valid: Option<PathBuf>,
+    #[serde(default)]
+    pub valid_fraction: Option<f64>,
+    /// `auto`, `messages`, `sharegpt`, `alpaca` or `text`.
+    #[serde(default = "default_format")]
+    pub format: String,
+    #[serde(default = "default_max_seq_len")]
+    pub max_seq_len: usize,
+    #[serde(default = "default_overlong")]
+    pub overlong: Overlong,
+    /// Several records per sequence, without attention across them.
+    #[serde(default)]
+    pub packing: bool,
+    /// Also train on prompt tokens (by default only assistant/response tokens).
+    #[serde(default)]
+    pub train_on_inputs: bool,
+    /// A built-in chat template name or a Jinja file, instead of the tokenizer's.
+    #[serde(default)]
+    pub chat_template: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LoraSection {
+    pub r: usize,
+    pub alpha: f64,
+    pub dropout: f64,
+    /// `"all-linear"` or a list of module names.
+    pub target_modules: toml::Value,
+    pub use_rslora: bool,
+}
+
+impl Default for LoraSection {
+    fn default() -> Self {
+        Self {
+            r: 16,
+            alpha: 32.0,
+            dropout: 0.0,
+            target_modules: toml::Value::String("all-linear".into()),
+            use_rslora: false,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Schedule {
+    Constant,
+    Linear,
+    Cosine,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TrainSection {
+    /// Passes over the training data; `max_steps`, when set, wins.
+    pub epochs: usize,
+    pub max_steps: Option<usize>,
+    pub micro_batch_size: usize,
+    pub grad_accum: usize,
+    pub lr: f64,
+    pub min_lr: f64,
+    pub schedule: Schedule,
+    pub warmup_steps: usize,
+    pub weight_decay: f64,
+    pub beta1: f64,
+    pub beta2: f64,
+    pub eps: f64,
+    /// 0 disables clipping.
+    pub max_grad_norm: f64,
+    /// Validate every N optimiser steps (and at the end); 0 only at the end.
+    pub eval_every: usize,
+    /// Checkpoint every N steps (and at the end); 0 only at the end.
+    pub save_every: usize,
+    pub keep_checkpoints: usize,
+    /// Stop after this many evaluations without a better validation loss.
+    pub early_stopping_patience: Option<usize>,
+}
+
+impl Default for TrainSection {
+    fn default() -> Self {
+        Self {
+            epochs: 1,
+            max_steps: None,
+            micro_batch_size: 4,
+            grad_accum: 1,
+            lr: 2e-4,
+            min_lr: 0.0,
+            schedule: Schedule::Cosine,
+            warmup_steps: 0,
+            weight_decay: 0.0,
+            beta1: 0.9,
+            beta2: 0.999,
+            eps: 1e-8,
+            max_grad_norm: 1.0,
+            eval_every: 0,
+            save_every: 0,
+            keep_checkpoints: 2,
+            early_stopping_patience: None,
+        }
+    }
+}
+
+fn default_seed() -> u64 {
+    42
+}
+fn default_format() -> String {
+    "auto".into()
+}
+fn default_max_seq_len() -> usize {
+    1024
+}
+fn default_overlong() -> Overlong {
+    Overlong::Truncate
+}
+
+impl TrainConfig {
+    /// Reads `path`, applies `overrides` (`section.key=value`, the value in TOML syntax or a bare
+    /// string) and validates the result.
+    pub fn load(path: &Path, overrides: &[String]) -> Result<Self> {
+        let text = std::fs::read_to_string(path).map_err(|source| Error::Io { path: path.to_path_buf(), source })?;
+        let mut table: toml::Table = text.parse().map_err(|e: toml::de::Error| config_error(path, &e.to_string()))?;
+        for o in overrides {
+            apply_override(&mut table, o).map_err(|m| config_error(path, &format!("--set {o}: {m}")))?;
+        }
+        let config: TrainConfig = toml::Value::Table(table)
+            .try_into()
+            .map_err(|e: toml::de::Error| config_error(path, &suggest(&e.to_string())))?;
+        config.validate().map_err(|m| config_error(path, &m))?;
+        Ok(config)
+    }
+
+    /// Checks relations between values that serde cannot.
+    fn validate(&self) -> std::result::Result<(), String> {
+        match (self.method, &self.model, &self.init_config) {
+            (_, Some(_), Some(_)) => return Err("set either `model` or `init_config`, not both".into()),
+            (Method::Sft, None, _) => return Err("`model` is required for sft".into()),
+            (Method::Cpt, None, None) => return Err("`model` (to continue pretraining) or `init_config` (from scratch) is required".into()),
+            (_, None, Some(_)) if self.tokenizer_dir.is_none() => return Err("`tokenizer_dir` is required with `init_config`".into()),
+            _ => {}
+        }
+        let t = &self.train;
+        if t.micro_batch_size == 0 || t.grad_accum == 0 {
+            return Err("`train.micro_batch_size` and `train.grad_accum` must be at least 1".into());
+        }
+        if !(t.lr > 0.0 && t.lr.is_finite()) || t.min_lr < 0.0 || t.min_lr > t.lr {
+            return Err(format!("`train.lr` must be > 0 and `train.min_lr` in [0, lr]; got lr {} min_lr {}", t.lr, t.min_lr));
+        }
+        if self.data.max_seq_len < 2 {
+            return Err("`data.max_seq_len` must be at least 2".into());
+        }
+        if let Some(f) = self.data.valid_fraction {
+            if !(f > 0.0 && f < 1.0) || self.data.valid.is_some() {
+                return Err("`data.valid_fraction` must be in (0, 1) and not combined with `data.valid`".into());
+            }
+        }
+        if !["auto", "messages", "sharegpt", "alpaca", "text"].contains(&self.data.format.as_str()) {
+            return Err(format!("`data.format` is `{}`; use auto, messages, sharegpt, alpaca or text", self.data.format));
+        }
+        if let Some(l) = &self.lora {
+            if l.r == 0 {
+                return Err("`lora.r` must be at least 1".into());
+            }
+            if l.dropout != 0.0 {
+                return Err("`lora.dropout` other than 0 is not supported yet (whet keeps every random draw seeded and resumable, and LoRA dropout is not wired to that yet)".into());
+            }
+        }
+        Ok(())
+    }
+
+    /// The LoRA config for whet-adapter, when this is a LoRA run.
+    pub fn lora_config(&self) -> std::result::Result<Option<whet_adapter::LoraConfig>, String> {
+        let Some(l) = &self.lora else { return Ok(None) };
+        let target_modules = match &l.target_modules {
+            toml::Value::String(s) if s == "all-linear" => whet_adapter::TargetModules::AllLinear,
+            toml::Value::String(s) => whet_adapter::TargetModules::Regex(s.clone()),
+            toml::Value::Array(items) => whet_adapter::TargetModules::Names(
+                items.iter().map(|v| v.as_str().map(str::to_string).ok_or("`lora.target_modules` must hold strings")).collect::<std::result::Result<_, _>>()?,
+            ),
+            _ => return Err("`lora.target_modules` must be \"all-linear\" or a list of module names".into()),
+        };
+        Ok(Some(whet_adapter::LoraConfig {
+            r: l.r,
+            lora_alpha: l.alpha,
+            lora_dropout: l.dropout,
+            use_rslora: l.use_rslora,
+            target_modules,
+            base_model_name_or_path: self.model.clone(),
+        }))
+    }
+}
+
+fn config_error(path: &Path, message: &str) -> Error {
+    Error::Config { path: path.to_path_buf(), message: message.trim().to_string() }
+}
+
+/// Sets `a.b.c = value` in `table`, parsing `value` as TOML or, failing that, as a string.
+fn apply_override(table: &mut toml::Table, assignment: &str) -> std::result::Result<(), String> {
+    let (key, raw) = assignment.split_once('=').ok_or("expected key=value")?;
+    let value: toml::Value = format!("v = {raw}")
+        .parse::<toml::Table>()
+        .ok()
+        .and_then(|mut t| t.remove("v"))
+        .unwrap_or_else(|| toml::Value::String(raw.to_string()));
+    let parts: Vec<&str> = key.trim().split('.').collect();
+    let (last, sections) = parts.split_last().ok_or("empty key")?;
+    let mut current = table;
+    for section in sections {
+        current = current
+            .entry(section.to_string())
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()))
+            .as_table_mut()
+            .ok_or_else(|| format!("`{section}` is not a section"))?;
+    }
+    current.insert(last.to_string(), value);
+    Ok(())
+}
+
+/// Adds "did you mean" to serde's unknown-field errors.
+fn suggest(message: &str) -> String {
+    let Some(rest) = message.split("unknown field `").nth(1) else { return message.to_string() };
+    let Some((field, expected)) = rest.split_once('`') else { return message.to_string() };
+    let best = expected
+        .split('`')
+        .skip(1)
+        .step_by(2)
+        .map(|candidate| (strsim::jaro_winkler(field, candidate), candidate))
+        .max_by(|a, b| a.0.total_cmp(&b.0));
+    match best {
+        Some((score, candidate)) if score > 0.7 => format!("{message} (did you mean `{candidate}`?)"),
+        _ => message.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(text: &str) -> (tempfile::TempDir, PathBuf) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("run.toml");
+        std::fs::write(&path, text).unwrap();
+        (dir, path)
+    }
+
+    const MINIMAL: &str = "method = \"sft\"\nmodel = \"m\"\noutput_dir = \"runs\"\n[data]\ntrain = \"t.jsonl\"\n";
+
+    #[test]
+    fn defaults_fill_an_empty_train_section() {
+        let t = TrainSection::default();
+        assert_eq!((t.epochs, t.micro_batch_size, t.keep_checkpoints), (1, 4, 2));
+        let (_d, p) = write(MINIMAL);
+        let c = TrainConfig::load(&p, &[]).unwrap();
+        assert!(c.lora.is_none() && c.train.lr == 2e-4);
+    }
+
+    #[test]
+    fn unknown_key_is_named_with_the_nearest_valid_one() {
+        let (_d, p) = write(&format!("{MINIMAL}[train]\nlerning_rate = 0.1\n"));
+        let err = TrainConfig::load(&p, &[]).unwrap_err().to_string();
+        assert!(err.contains("lerning_rate") && err.contains("run.toml"), "{err}");
+        let (_d, p) = write(&format!("{MINIMAL}[train]\nmicro_bach_size = 2\n"));
+        let err = TrainConfig::load(&p, &[]).unwrap_err().to_string();
+        assert!(err.contains("did you mean `micro_batch_size`"), "{err}");
+    }
+
+    #[test]
+    fn overrides_apply_before_validation() {
+        let (_d, p) = write(MINIMAL);
+        let c = TrainConfig::load(&p, &["train.lr=0.01".into(), "lora.r=8".into(), "data.format=alpaca".into()]).unwrap();
+        assert_eq!(c.train.lr, 0.01);
+        assert_eq!(c.lora.unwrap().r, 8);
+        assert_eq!(c.data.format, "alpaca");
+        let err = TrainConfig::load(&p, &["train.lr=-1".into()]).unwrap_err().to_string();
+        assert!(err.contains("train.lr"), "{err}");
+        let err = TrainConfig::load(&p, &["trian.lr=1".into()]).unwrap_err().to_string();
+        assert!(err.contains("trian"), "{err}");
+    }
+}
