@@ -432,10 +432,7 @@ impl<'p> Run<'p> {
                 message: format!("{} (set on_error = \"skip\" in the config to send bad records to rejects.jsonl)", r.reason),
             });
         }
-        let text = match &r.record {
-            Value::String(s) => s.clone(),
-            v => v.to_string(),
-        };
+        let text = value_text(&r.record);
         let ex = Example {
             idx: r.idx,
             source: self.source_name(r.source),
@@ -652,6 +649,21 @@ impl<'p> Run<'p> {
         let _ = std::fs::remove_file(&tmp_path);
         Ok(Summary { out_dir, stats: self.stats, files })
     }
+}
+
+/// The text of a record for report excerpts: its string values (roles left out), joined.
+fn value_text(v: &Value) -> String {
+    fn walk(v: &Value, key: &str, out: &mut Vec<String>) {
+        match v {
+            Value::String(s) if key != "role" => out.push(s.clone()),
+            Value::Array(a) => a.iter().for_each(|x| walk(x, key, out)),
+            Value::Object(o) => o.iter().for_each(|(k, x)| walk(x, k, out)),
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    walk(v, "", &mut out);
+    out.join(" | ")
 }
 
 /// Streams every source, calling `f` with chunks of items (only this shard's records).
