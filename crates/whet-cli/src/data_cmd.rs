@@ -124,7 +124,8 @@ fn print_summary(s: &Summary) {
     }
     let splits: Vec<String> = st.splits.iter().map(|(k, v)| format!("{k} {}", v.records)).collect();
     println!("splits: {}", splits.join(", "));
-    println!("wrote {}:", s.out_dir.display());
+    let dir = std::fs::canonicalize(&s.out_dir).unwrap_or_else(|_| s.out_dir.clone());
+    println!("wrote {}:", dir.display());
     for f in &s.files {
         println!("  {}", f.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default());
     }

@@ -16,12 +16,9 @@ pub mod records;
 /// key) and its message says what to change.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("{path}: {source}")]
-    Io {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
+    /// The I/O error's text is part of the message (not a `source`), so it is printed once.
+    #[error("{path}: {err}")]
+    Io { path: PathBuf, err: std::io::Error },
     /// A line or row of a dataset that is not a valid record.
     #[error("{path}:{line}: {message}")]
     Malformed {

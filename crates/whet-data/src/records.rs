@@ -94,7 +94,7 @@ impl RowReader {
         let container = Container::from_path(path)?;
         let io = |source| Error::Io {
             path: path.to_path_buf(),
-            source,
+            err: source,
         };
         let inner = match container {
             Container::Parquet => {
@@ -154,7 +154,7 @@ impl Iterator for RowReader {
                     Err(source) => {
                         return Some(Err(Error::Io {
                             path: self.path.clone(),
-                            source,
+                            err: source,
                         }))
                     }
                 }
@@ -266,7 +266,7 @@ pub fn file_len(path: &Path) -> Result<u64> {
         .map(|m| m.len())
         .map_err(|source| Error::Io {
             path: path.to_path_buf(),
-            source,
+            err: source,
         })
 }
 

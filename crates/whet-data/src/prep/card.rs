@@ -24,7 +24,7 @@ pub fn source_fingerprints(cfg: &PrepConfig) -> Result<Vec<SourceFingerprint>> {
     cfg.sources
         .iter()
         .map(|s| {
-            let io = |source| Error::Io { path: s.path.clone(), source };
+            let io = |source| Error::Io { path: s.path.clone(), err: source };
             let mut f = std::fs::File::open(&s.path).map_err(io)?;
             let mut h = xxhash_rust::xxh3::Xxh3Default::new();
             let mut buf = vec![0u8; 1 << 20];

@@ -338,7 +338,7 @@ impl PrepConfig {
     pub fn load(path: &Path) -> Result<Self> {
         let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
             path: path.to_path_buf(),
-            source,
+            err: source,
         })?;
         let mut cfg = Self::parse(&text, path)?;
         let base = path.parent().unwrap_or(Path::new("."));
@@ -518,16 +518,37 @@ pub fn toml_error(e: &toml::de::Error, text: &str, path: &Path) -> Error {
             ),
         };
     }
+    // Other errors (bad value, missing field): name the key from the offending line, and
+    // suggest the nearest allowed value of an enum.
+    let line_key = e
+        .span()
+        .and_then(|s| text.get(s.start..).map(|rest| (text[..s.start].rfind('\n').map_or(0, |i| i + 1), rest)))
+        .and_then(|(start, _)| text[start..].lines().next())
+        .and_then(|l| l.split_once('='))
+        .map(|(k, _)| k.trim().trim_start_matches('{').trim().to_string())
+        .filter(|k| !k.is_empty() && !k.starts_with('['));
     let key = msg
         .strip_prefix("missing field `")
         .and_then(|r| r.split('`').next())
-        .unwrap_or("")
-        .to_string();
+        .map(String::from)
+        .or(line_key)
+        .unwrap_or_default();
+    let message = match msg.strip_prefix("unknown variant `") {
+        Some(rest) => {
+            let bad = rest.split('`').next().unwrap_or_default();
+            let expected: Vec<&str> = rest
+                .split_once("expected")
+                .map(|(_, tail)| tail.split('`').skip(1).step_by(2).collect())
+                .unwrap_or_default();
+            format!("{msg}{}", suggest(bad, &expected))
+        }
+        None => msg,
+    };
     Error::Config {
         path: path.to_path_buf(),
         location,
         key,
-        message: msg,
+        message,
     }
 }
 
@@ -541,6 +562,13 @@ mod tests {
         let err = PrepConfig::parse(text, Path::new("prep.toml")).expect_err("unknown key").to_string();
         assert!(err.contains("prep.toml: line 6: `bandz`"), "{err}");
         assert!(err.contains("did you mean `bands`?"), "{err}");
+    }
+
+    #[test]
+    fn bad_enum_value_names_the_key_and_the_allowed_values() {
+        let text = "out_dir = \"o\"\non_error = \"skipp\"\n";
+        let err = PrepConfig::parse(text, Path::new("p.toml")).expect_err("bad value").to_string();
+        assert!(err.contains("line 2: `on_error`") && err.contains("did you mean `skip`?"), "{err}");
     }
 
     #[test]

@@ -30,24 +30,33 @@ pub fn normalize_text(text: &mut String, cfg: &Normalize) -> bool {
     if !cfg.enabled {
         return false;
     }
-    let mut s = std::mem::take(text);
-    if cfg.fix_mojibake && looks_mojibaked(&s) {
-        s = fix_mojibake(&s);
+    let mut changed = false;
+    if cfg.fix_mojibake && looks_mojibaked(text) {
+        let fixed = fix_mojibake(text);
+        if fixed != *text {
+            *text = fixed;
+            changed = true;
+        }
     }
-    if cfg.html == HtmlMode::Strip && looks_like_html(&s) {
-        s = html_to_text(&s);
+    if cfg.html == HtmlMode::Strip && looks_like_html(text) {
+        *text = html_to_text(text);
+        changed = true;
     }
-    if cfg.nfc && !s.is_ascii() {
-        s = s.nfc().collect();
+    if cfg.nfc && !text.is_ascii() && !unicode_normalization::is_nfc(text) {
+        *text = text.nfc().collect();
+        changed = true;
     }
-    if cfg.strip_control {
-        s.retain(|c| !is_control_or_zero_width(c));
+    if cfg.strip_control && text.chars().any(is_control_or_zero_width) {
+        text.retain(|c| !is_control_or_zero_width(c));
+        changed = true;
     }
     if cfg.whitespace {
-        s = normalize_whitespace(&s);
+        let w = normalize_whitespace(text);
+        if w != *text {
+            *text = w;
+            changed = true;
+        }
     }
-    let changed = s != *text;
-    *text = s;
     changed
 }
 
@@ -165,6 +174,14 @@ mod tests {
     #[test]
     fn nfc_composes_decomposed_accents() {
         assert_eq!(norm("cafe\u{301}"), "café");
+    }
+
+    #[test]
+    fn clean_text_is_reported_unchanged() {
+        let mut t = "Already clean.\nTwo lines, café.".to_string();
+        assert!(!normalize_text(&mut t, &Normalize::default()));
+        let mut t = "trailing space ".to_string();
+        assert!(normalize_text(&mut t, &Normalize::default()));
     }
 
     #[test]

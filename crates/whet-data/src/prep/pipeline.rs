@@ -322,14 +322,14 @@ struct Outputs {
 
 impl Outputs {
     fn new(dir: &Path) -> Result<Self> {
-        std::fs::create_dir_all(dir).map_err(|source| Error::Io { path: dir.to_path_buf(), source })?;
+        std::fs::create_dir_all(dir).map_err(|source| Error::Io { path: dir.to_path_buf(), err: source })?;
         Ok(Outputs { dir: dir.to_path_buf(), partial: Vec::new() })
     }
 
     fn create(&mut self, name: &str) -> Result<Writer> {
         let fin = self.dir.join(name);
         let tmp = self.dir.join(format!("{name}.partial"));
-        let f = File::create(&tmp).map_err(|source| Error::Io { path: tmp.clone(), source })?;
+        let f = File::create(&tmp).map_err(|source| Error::Io { path: tmp.clone(), err: source })?;
         self.partial.push((tmp.clone(), fin));
         Ok(Writer { path: tmp, w: BufWriter::with_capacity(1 << 20, f) })
     }
@@ -343,7 +343,7 @@ impl Outputs {
     fn commit(self) -> Result<Vec<PathBuf>> {
         let mut done = Vec::new();
         for (tmp, fin) in self.partial {
-            std::fs::rename(&tmp, &fin).map_err(|source| Error::Io { path: fin.clone(), source })?;
+            std::fs::rename(&tmp, &fin).map_err(|source| Error::Io { path: fin.clone(), err: source })?;
             done.push(fin);
         }
         Ok(done)
@@ -357,7 +357,7 @@ struct Writer {
 
 impl Writer {
     fn write(&mut self, bytes: &[u8]) -> Result<()> {
-        self.w.write_all(bytes).map_err(|source| Error::Io { path: self.path.clone(), source })
+        self.w.write_all(bytes).map_err(|source| Error::Io { path: self.path.clone(), err: source })
     }
 
     fn line(&mut self, v: &Value) -> Result<()> {
@@ -367,7 +367,7 @@ impl Writer {
     }
 
     fn finish(mut self) -> Result<()> {
-        self.w.flush().map_err(|source| Error::Io { path: self.path.clone(), source })
+        self.w.flush().map_err(|source| Error::Io { path: self.path.clone(), err: source })
     }
 }
 
@@ -400,7 +400,7 @@ impl<'p> Run<'p> {
         let kept_tmp = if with_stage2 {
             // Not an output: written and read back by `finish`, then removed.
             let path = dir.join("kept.tmp");
-            let f = File::create(&path).map_err(|source| Error::Io { path: path.clone(), source })?;
+            let f = File::create(&path).map_err(|source| Error::Io { path: path.clone(), err: source })?;
             Some(Writer { path, w: BufWriter::with_capacity(1 << 20, f) })
         } else {
             None
@@ -570,11 +570,11 @@ impl<'p> Run<'p> {
         let mut valid = self.out.create("valid.jsonl")?;
         let mut test = self.out.create("test.jsonl")?;
         let mut flags = self.out.create("flags.jsonl")?;
-        let reader = BufReader::new(File::open(&tmp_path).map_err(|source| Error::Io { path: tmp_path.clone(), source })?);
+        let reader = BufReader::new(File::open(&tmp_path).map_err(|source| Error::Io { path: tmp_path.clone(), err: source })?);
         let mut splits: std::collections::BTreeMap<String, SplitStats> = Default::default();
         let mut n = 0usize;
         for (line, (meta, split)) in reader.lines().zip(self.kept.iter().zip(&assign)) {
-            let line = line.map_err(|source| Error::Io { path: tmp_path.clone(), source })?;
+            let line = line.map_err(|source| Error::Io { path: tmp_path.clone(), err: source })?;
             n += 1;
             let w = match split {
                 SplitName::Train if k >= 2 => {
@@ -754,18 +754,18 @@ pub fn merge(cfg: &PrepConfig, count: u32, progress: &(dyn Fn(u64) + Sync)) -> R
     let mut r = Run::new(&p, &cfg.out_dir, true)?;
     for d in &dirs {
         let path = d.join("stats.json");
-        let text = std::fs::read_to_string(&path).map_err(|source| Error::Io { path: path.clone(), source })?;
+        let text = std::fs::read_to_string(&path).map_err(|source| Error::Io { path: path.clone(), err: source })?;
         let s: Stats = serde_json::from_str(&text).map_err(|e| Error::BadFile { path: path.clone(), message: e.to_string() })?;
         r.stats.absorb(&s, cfg.report.examples_per_rule);
         let rej = d.join("rejects.jsonl");
-        let mut f = File::open(&rej).map_err(|source| Error::Io { path: rej.clone(), source })?;
-        std::io::copy(&mut f, &mut r.rejects.w).map_err(|source| Error::Io { path: rej.clone(), source })?;
+        let mut f = File::open(&rej).map_err(|source| Error::Io { path: rej.clone(), err: source })?;
+        std::io::copy(&mut f, &mut r.rejects.w).map_err(|source| Error::Io { path: rej.clone(), err: source })?;
     }
     // k-way merge of the survivors by global index.
     let mut readers = Vec::new();
     for d in &dirs {
         let path = d.join("survivors.jsonl");
-        let f = File::open(&path).map_err(|source| Error::Io { path: path.clone(), source })?;
+        let f = File::open(&path).map_err(|source| Error::Io { path: path.clone(), err: source })?;
         readers.push((path, BufReader::new(f).lines().enumerate()));
     }
     let next = |i: usize, readers: &mut Vec<(PathBuf, _)>| -> Result<Option<Kept>> {
@@ -773,7 +773,7 @@ pub fn merge(cfg: &PrepConfig, count: u32, progress: &(dyn Fn(u64) + Sync)) -> R
         match it.next() {
             None => Ok(None),
             Some((n, line)) => {
-                let line = line.map_err(|source| Error::Io { path: path.clone(), source })?;
+                let line = line.map_err(|source| Error::Io { path: path.clone(), err: source })?;
                 serde_json::from_str(&line).map(Some).map_err(|e| Error::Malformed { path: path.clone(), line: n as u64 + 1, message: e.to_string() })
             }
         }

@@ -66,7 +66,7 @@ impl PolicyChecker {
     pub fn load(path: &Path) -> Result<Self> {
         let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
             path: path.to_path_buf(),
-            source,
+            err: source,
         })?;
         let file: PolicyFile = toml::from_str(&text).map_err(|e| toml_error(&e, &text, path))?;
         Self::new(file, path)
