@@ -128,6 +128,24 @@ mod tests {
     }
 
     #[test]
+    fn records_over_max_tokens_fail_with_the_count() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let tok = dir.path().join("tokenizer.json");
+        std::fs::write(
+            &tok,
+            r#"{"version":"1.0","truncation":null,"padding":null,"added_tokens":[],"normalizer":null,
+               "pre_tokenizer":{"type":"Whitespace"},"post_processor":null,"decoder":null,
+               "model":{"type":"WordLevel","vocab":{"[UNK]":0,"a":1},"unk_token":"[UNK]"}}"#,
+        )
+        .expect("write tokenizer");
+        let cfg = Structure { max_tokens: Some(3), tokenizer: Some(tok), ..Structure::default() };
+        let c = StructureChecker::new(&cfg).expect("loads tokenizer");
+        assert_eq!(c.check(&Record::Text { text: "a a a".into() }), None);
+        let fail = c.check(&Record::Text { text: "a b a a".into() }).expect("too long");
+        assert_eq!(fail, ("max_tokens", "4 tokens > max_tokens 3".to_string()));
+    }
+
+    #[test]
     fn broken_chats_are_named_by_check() {
         let c = StructureChecker::new(&Structure::default()).expect("builds");
         let check = |r: &Record| c.check(r).map(|(k, _)| k);
