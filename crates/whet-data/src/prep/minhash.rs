@@ -215,6 +215,51 @@ mod tests {
     }
 
     #[test]
+    fn planted_text_pairs_have_false_negative_and_positive_rates_of_the_s_curve() {
+        // Text pairs of distinct words with unigram shingles: pair i shares k of m words, so
+        // its Jaccard similarity is exactly k / (2m - k). Candidates are decided through band
+        // hashes, as NearIndex does.
+        let (bands, rows, threshold) = (14usize, 8usize, 0.8);
+        let h = MinHasher::new(1, bands, rows, 99);
+        let m = 100usize;
+        let trials = 250usize;
+        let mut word = 0usize;
+        let mut fresh = |n: usize| -> Vec<String> {
+            word += n;
+            (word - n..word).map(|i| format!("w{i}")).collect()
+        };
+        for &k in &[40usize, 60, 75, 85, 95] {
+            let s = k as f64 / (2 * m - k) as f64;
+            let mut candidates = 0usize;
+            for _ in 0..trials {
+                let shared = fresh(k);
+                let a = [shared.clone(), fresh(m - k)].concat().join(" ");
+                let b = [shared, fresh(m - k)].concat().join(" ");
+                let (sa, sb) = (h.shingles(&a), h.shingles(&b));
+                assert!((jaccard(&sa, &sb) - s).abs() < 1e-9);
+                let (ba, bb) = (h.band_hashes(&h.signature(&sa)), h.band_hashes(&h.signature(&sb)));
+                if ba.iter().zip(&bb).any(|(x, y)| x == y) {
+                    candidates += 1;
+                }
+            }
+            let p = candidate_probability(s, bands, rows);
+            let sigma = (p * (1.0 - p) / trials as f64).sqrt();
+            let measured = candidates as f64 / trials as f64;
+            // Above the threshold a miss is a false negative, below it a hit is a false positive
+            // (before the Jaccard check removes it): both rates follow the S-curve.
+            let (rate, expected, kind) = if s >= threshold {
+                (1.0 - measured, 1.0 - p, "false-negative")
+            } else {
+                (measured, p, "false-positive")
+            };
+            assert!(
+                (rate - expected).abs() <= 4.0 * sigma + 0.02,
+                "s = {s:.3}: {kind} rate {rate:.3}, S-curve {expected:.3} (σ {sigma:.3})"
+            );
+        }
+    }
+
+    #[test]
     fn band_hashes_agree_exactly_when_bands_agree() {
         let h = MinHasher::new(2, 4, 2, 3);
         let a = h.signature(&h.shingles("one two three four five six"));
