@@ -21,6 +21,9 @@ pub enum DataCommand {
         /// Worker threads (default: all cores). Output does not depend on it.
         #[arg(long)]
         threads: Option<usize>,
+        /// Override a config value, e.g. --set near_dedup.threshold=0.85 (repeatable).
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        set: Vec<String>,
     },
     /// Finish a sharded run: deduplicate across the N shards, split, report.
     Merge {
@@ -30,6 +33,9 @@ pub enum DataCommand {
         shards: u32,
         #[arg(long)]
         threads: Option<usize>,
+        /// The same overrides the shards ran with.
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        set: Vec<String>,
     },
     /// Profile a dataset file (format, counts, lengths, duplicates, PII, languages); writes nothing.
     Inspect {
@@ -42,9 +48,9 @@ pub enum DataCommand {
 
 pub fn run(cmd: DataCommand) -> Result<()> {
     match cmd {
-        DataCommand::Prep { config, shard, threads } => {
+        DataCommand::Prep { config, shard, threads, set } => {
             set_threads(threads)?;
-            let cfg = PrepConfig::load(&config)?;
+            let cfg = PrepConfig::load_with_overrides(&config, &set)?;
             let bar = progress_bar();
             let tick = |n: u64| bar.set_position(n);
             match shard {
@@ -62,12 +68,12 @@ pub fn run(cmd: DataCommand) -> Result<()> {
                 }
             }
         }
-        DataCommand::Merge { config, shards, threads } => {
+        DataCommand::Merge { config, shards, threads, set } => {
             set_threads(threads)?;
             if shards == 0 {
                 bail!("--shards must be at least 1");
             }
-            let cfg = PrepConfig::load(&config)?;
+            let cfg = PrepConfig::load_with_overrides(&config, &set)?;
             let bar = progress_bar();
             let summary = pipeline::merge(&cfg, shards, &|n| bar.set_position(n)).with_context(|| format!("data merge {}", config.display()))?;
             bar.finish_and_clear();

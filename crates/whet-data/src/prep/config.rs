@@ -336,11 +336,31 @@ impl Default for ReportOptions {
 impl PrepConfig {
     /// Reads, parses and validates a config file; relative paths become relative to its folder.
     pub fn load(path: &Path) -> Result<Self> {
+        Self::load_with_overrides(path, &[])
+    }
+
+    /// Like [`PrepConfig::load`], with `key.path=value` overrides (`--set`) applied before
+    /// validation; a value is read as TOML (`0.5`, `true`, `["eng"]`) or else as a string.
+    pub fn load_with_overrides(path: &Path, overrides: &[String]) -> Result<Self> {
         let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
             path: path.to_path_buf(),
             err: source,
         })?;
-        let mut cfg = Self::parse(&text, path)?;
+        let mut cfg = if overrides.is_empty() {
+            Self::parse(&text, path)?
+        } else {
+            let mut doc: toml::Table = toml::from_str(&text).map_err(|e| toml_error(&e, &text, path))?;
+            for o in overrides {
+                apply_override(&mut doc, o, path)?;
+            }
+            toml::Value::Table(doc).try_into().map_err(|e: toml::de::Error| {
+                let mut err = toml_error(&e, "", path);
+                if let Error::Config { location, .. } = &mut err {
+                    *location = "(with --set) ".into();
+                }
+                err
+            })?
+        };
         let base = path.parent().unwrap_or(Path::new("."));
         cfg.resolve_paths(base);
         cfg.validate(path)?;
@@ -482,6 +502,41 @@ impl PrepConfig {
     }
 }
 
+/// Sets `a.b.c = value` in a TOML table, creating tables on the way.
+fn apply_override(doc: &mut toml::Table, spec: &str, path: &Path) -> Result<()> {
+    let bad = |message: String| Error::Config {
+        path: path.to_path_buf(),
+        location: "--set ".into(),
+        key: spec.to_string(),
+        message,
+    };
+    let (key, raw) = spec
+        .split_once('=')
+        .ok_or_else(|| bad("expected KEY=VALUE, e.g. --set near_dedup.threshold=0.85".into()))?;
+    let key = key.trim();
+    let value = toml::from_str::<toml::Table>(&format!("v = {}", raw.trim()))
+        .ok()
+        .and_then(|mut t| t.remove("v"))
+        .unwrap_or_else(|| toml::Value::String(raw.trim().to_string()));
+    let parts: Vec<&str> = key.split('.').collect();
+    if parts.iter().any(|p| p.is_empty()) {
+        return Err(bad("empty key part".into()));
+    }
+    let mut table = doc;
+    for p in &parts[..parts.len() - 1] {
+        let entry = table
+            .entry(p.to_string())
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        table = entry
+            .as_table_mut()
+            .ok_or_else(|| bad(format!("`{p}` is not a table")))?;
+    }
+    if let Some(last) = parts.last() {
+        table.insert(last.to_string(), value);
+    }
+    Ok(())
+}
+
 /// `; did you mean `x`?` when some candidate is close to `key`, else empty.
 pub fn suggest(key: &str, candidates: &[&str]) -> String {
     candidates
@@ -569,6 +624,20 @@ mod tests {
         let text = "out_dir = \"o\"\non_error = \"skipp\"\n";
         let err = PrepConfig::parse(text, Path::new("p.toml")).expect_err("bad value").to_string();
         assert!(err.contains("line 2: `on_error`") && err.contains("did you mean `skip`?"), "{err}");
+    }
+
+    #[test]
+    fn set_overrides_values_and_unknown_override_keys_are_named() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(dir.path().join("d.jsonl"), "{\"text\":\"a\"}\n").expect("write");
+        let cfg_path = dir.path().join("p.toml");
+        std::fs::write(&cfg_path, "out_dir = \"o\"\n[[sources]]\nname = \"a\"\npath = \"d.jsonl\"\n").expect("write");
+        let cfg = PrepConfig::load_with_overrides(&cfg_path, &["near_dedup.threshold=0.9".into(), "seed=7".into(), "language.keep=[\"deu\"]".into()]).expect("valid");
+        assert_eq!(cfg.near_dedup.as_ref().map(|n| n.threshold), Some(0.9));
+        assert_eq!(cfg.seed, 7);
+        assert_eq!(cfg.language.as_ref().map(|l| l.keep.clone()), Some(vec!["deu".to_string()]));
+        let err = PrepConfig::load_with_overrides(&cfg_path, &["near_dedup.treshold=0.9".into()]).expect_err("unknown").to_string();
+        assert!(err.contains("(with --set) `treshold`") && err.contains("did you mean `threshold`?"), "{err}");
     }
 
     #[test]

@@ -13,7 +13,7 @@
 //! run fails if `input = kept + Σ dropped` does not hold. Outputs are written as `*.partial`
 //! and renamed only when the run succeeds, so a failed run leaves earlier outputs untouched.
 //!
-//! Memory: a chunk of records, plus the dedup indexes and 40-odd bytes per kept record for the
+//! Memory: a chunk of records, plus the dedup indexes and about 80 bytes per kept record for the
 //! split assignment; kept records wait in a temporary file until the splits are assigned.
 
 use std::collections::{BinaryHeap, HashMap};
