@@ -182,4 +182,9 @@ fn stratified_split_and_kfold_write_exact_strata_and_fold_files() {
     assert_eq!(folds, 160);
     assert_eq!(s.stats.splits["train"].folds.iter().sum::<u64>(), 160);
     assert!(!out.join("train.jsonl").exists());
+    // Running again without k-fold replaces the fold files with train.jsonl.
+    let mut plain = cfg.clone();
+    plain.split.kfold = 0;
+    pipeline::run(&plain, &|_| {}).expect("plain run");
+    assert!(out.join("train.jsonl").exists() && !out.join("train.fold-0.jsonl").exists());
 }

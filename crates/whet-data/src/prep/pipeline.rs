@@ -341,6 +341,17 @@ impl Outputs {
     }
 
     fn commit(self) -> Result<Vec<PathBuf>> {
+        // A previous run's split files that this run does not write (train.jsonl after a k-fold
+        // run, or fold files after a plain one) would read as part of this run: remove them.
+        if let Ok(entries) = std::fs::read_dir(&self.dir) {
+            for e in entries.flatten() {
+                let name = e.file_name().to_string_lossy().into_owned();
+                let split_file = name == "train.jsonl" || (name.starts_with("train.fold-") && name.ends_with(".jsonl"));
+                if split_file && !self.partial.iter().any(|(_, fin)| fin.file_name() == Some(e.file_name().as_os_str())) {
+                    std::fs::remove_file(e.path()).map_err(|err| Error::Io { path: e.path(), err })?;
+                }
+            }
+        }
         let mut done = Vec::new();
         for (tmp, fin) in self.partial {
             std::fs::rename(&tmp, &fin).map_err(|source| Error::Io { path: fin.clone(), err: source })?;
