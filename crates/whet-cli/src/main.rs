@@ -2,6 +2,7 @@
 //! library crates and prints; the work itself lives in the crates.
 
 mod bench_cmd;
+mod data_cmd;
 mod generate_cmd;
 mod merge_cmd;
 mod model_source;
@@ -23,6 +24,11 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Prepare and inspect datasets.
+    Data {
+        #[command(subcommand)]
+        cmd: data_cmd::DataCommand,
+    },
     /// Generate text from a prompt or a conversation.
     Generate(generate_cmd::GenerateArgs),
     /// Negative log-likelihood and perplexity of each record of a dataset.
@@ -44,16 +50,20 @@ fn version() -> &'static str {
     }
 }
 
-fn main() {
-    let cli = Cli::parse();
-    let result = match cli.command {
+fn main() -> std::process::ExitCode {
+    let result = match Cli::parse().command {
+        Command::Data { cmd } => data_cmd::run(cmd),
         Command::Generate(args) => generate_cmd::run(args),
         Command::Score(args) => score_cmd::run(args),
         Command::Merge(args) => merge_cmd::run(args),
         Command::Bench(cmd) => bench_cmd::run(cmd),
     };
-    if let Err(e) = result {
-        eprintln!("error: {e:#}");
-        std::process::exit(1);
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            // `{:#}` prints the context chain on one line, without a backtrace.
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
     }
 }

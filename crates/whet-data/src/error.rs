@@ -1,16 +1,35 @@
-//! The error type of `whet-data`: each variant says which file, line, key or template it is about
-//! and, where there is one, how to fix it.
+//! Every error whet-data returns. Each variant names where the problem is (file, line, config key
+//! or template) and its message says what to change.
 
 use std::path::PathBuf;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("{path}: {source}")]
-    Io {
+    /// The I/O error's text is part of the message (not a `source`), so it is printed once.
+    #[error("{path}: {err}")]
+    Io { path: PathBuf, err: std::io::Error },
+    /// A line or row of a dataset that is not a valid record.
+    #[error("{path}:{line}: {message}")]
+    Malformed {
         path: PathBuf,
-        #[source]
-        source: std::io::Error,
+        line: u64,
+        message: String,
     },
+    /// A dataset file that cannot be read as a whole (unknown extension, broken Parquet, empty).
+    #[error("{path}: {message}")]
+    BadFile { path: PathBuf, message: String },
+    /// A config (or policy file) key with a bad value, or an unknown key.
+    #[error("{path}: {location}`{key}`: {message}")]
+    Config {
+        path: PathBuf,
+        /// `line N: ` when the line is known, else empty.
+        location: String,
+        key: String,
+        message: String,
+    },
+    /// A broken invariant inside whet (a bug): the message says which.
+    #[error("internal error: {message}; please report this as a whet bug")]
+    Internal { message: String },
     #[error("{path}: {message}")]
     Tokenizer { path: PathBuf, message: String },
     #[error("{path}: `{key}` {message}")]
@@ -27,12 +46,6 @@ pub enum Error {
     Template { origin: String, message: String },
     #[error("chat template from {origin} renders the conversation up to message {index} differently when later messages follow, so the assistant tokens cannot be located; use a template whose rendering of earlier turns does not depend on later ones")]
     TemplateNotIncremental { origin: String, index: usize },
-    #[error("{path}:{line}: {message}")]
-    Record {
-        path: PathBuf,
-        line: usize,
-        message: String,
-    },
 }
 
 pub type Result<T> = std::result::Result<T, Error>;

@@ -1,11 +1,20 @@
-//! whet-data: what turns text into training and evaluation examples — tokenisers, chat
-//! templates rendered as transformers renders them, and loss masks. No tensors: this crate
-//! compiles fast and tests without candle.
+//! whet-data: what turns raw data into training and evaluation examples, without tensors (it
+//! compiles fast and tests without candle).
+//!
+//! `records` reads dataset files (JSONL, gzip/zstd JSONL, Parquet) into rows that remember their
+//! file and line; `formats` turns a row into a typed [`formats::Record`] (OpenAI `messages`,
+//! ShareGPT `conversations`, Alpaca, raw `text`, preference pairs); `prep` is the
+//! `whet data prep` pipeline (normalise, validate, filter, deduplicate, redact, audit, split);
+//! `tokenizer`, `chat_template` and `loss_mask` turn records into token ids with the loss mask
+//! training uses, rendering chat templates as transformers does.
 
 pub mod chat_template;
 pub mod error;
+pub mod formats;
 pub mod loss_mask;
+pub mod prep;
 pub mod pyjson;
+pub mod records;
 pub mod tokenizer;
 
 pub use chat_template::{ChatTemplate, RenderOptions};

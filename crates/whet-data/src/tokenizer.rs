@@ -163,8 +163,8 @@ impl ModelTokenizer {
 }
 
 fn read(path: &Path) -> Result<String> {
-    std::fs::read_to_string(path).map_err(|source| Error::Io {
+    std::fs::read_to_string(path).map_err(|err| Error::Io {
         path: path.to_path_buf(),
-        source,
+        err,
     })
 }
