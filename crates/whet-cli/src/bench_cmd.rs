@@ -90,7 +90,7 @@ fn generate(args: GenerateBenchArgs) -> Result<()> {
         "prefill_runs": prefill,
         "decode_tokens_per_s": median(&mut decode),
         "decode_runs": decode,
-        "peak_rss_mib": peak_rss_mib(),
+        "peak_rss_mib": whet_train::metrics::peak_rss_mib(),
         "weight_mib": weight_bytes as f64 / (1 << 20) as f64,
         "read_bandwidth_gb_s": bandwidth / 1e9,
         "decode_bound_tokens_per_s": bound,
@@ -118,16 +118,6 @@ fn median(xs: &mut [f64]) -> f64 {
     } else {
         (xs[n / 2 - 1] + xs[n / 2]) / 2.0
     }
-}
-
-/// Peak resident memory of this process (VmHWM), in MiB; 0 where /proc is unavailable.
-pub fn peak_rss_mib() -> f64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
-        .map_or(0.0, |kb| kb / 1024.0)
 }
 
 /// Memory read bandwidth in bytes/s: best of five parallel sums over 1 GiB, on all threads.

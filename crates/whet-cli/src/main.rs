@@ -7,6 +7,7 @@ mod generate_cmd;
 mod merge_cmd;
 mod model_source;
 mod score_cmd;
+mod train_cmd;
 
 use clap::{Parser, Subcommand};
 
@@ -29,6 +30,8 @@ enum Command {
         #[command(subcommand)]
         cmd: data_cmd::DataCommand,
     },
+    /// Train a model or a LoRA adapter (sft, cpt) from a TOML config.
+    Train(train_cmd::TrainArgs),
     /// Generate text from a prompt or a conversation.
     Generate(generate_cmd::GenerateArgs),
     /// Negative log-likelihood and perplexity of each record of a dataset.
@@ -41,7 +44,7 @@ enum Command {
 }
 
 /// The version with the git commit it was built from, when known.
-fn version() -> &'static str {
+pub fn version() -> &'static str {
     match option_env!("WHET_GIT_COMMIT") {
         Some(commit) if !commit.is_empty() => {
             Box::leak(format!("{} ({commit})", env!("CARGO_PKG_VERSION")).into_boxed_str())
@@ -53,6 +56,7 @@ fn version() -> &'static str {
 fn main() -> std::process::ExitCode {
     let result = match Cli::parse().command {
         Command::Data { cmd } => data_cmd::run(cmd),
+        Command::Train(args) => train_cmd::run_cmd(args),
         Command::Generate(args) => generate_cmd::run(args),
         Command::Score(args) => score_cmd::run(args),
         Command::Merge(args) => merge_cmd::run(args),

@@ -19,5 +19,5 @@ pub mod tokenizer;
 
 pub use chat_template::{ChatTemplate, RenderOptions};
 pub use error::{Error, Result};
-pub use loss_mask::{tokenize_chat, tokenize_text, Tokenized};
+pub use loss_mask::{tokenize_chat, tokenize_chat_with, tokenize_text, ChatMask, Tokenized};
 pub use tokenizer::ModelTokenizer;

@@ -33,13 +33,32 @@ pub fn tokenize_text(tok: &ModelTokenizer, text: &str) -> Result<Tokenized> {
     Ok(Tokenized { ids, targets })
 }
 
+/// Which tokens of a conversation are trained on.
+#[derive(Debug, Clone, Default)]
+pub struct ChatMask {
+    /// Every token but the first, prompts included.
+    pub train_on_inputs: bool,
+    /// Indices of assistant messages not trained on (OpenAI's per-message `weight: 0`).
+    pub skip_messages: Vec<usize>,
+}
+
 /// A conversation: rendered with the chat template, assistant tokens scored.
 pub fn tokenize_chat(tok: &ModelTokenizer, messages: &[Value]) -> Result<Tokenized> {
+    tokenize_chat_with(tok, messages, &ChatMask::default())
+}
+
+/// [`tokenize_chat`] with a choice of which tokens are targets.
+pub fn tokenize_chat_with(tok: &ModelTokenizer, messages: &[Value], mask: &ChatMask) -> Result<Tokenized> {
+    if mask.train_on_inputs {
+        let (ids, _) = tok.encode_with_offsets(&tok.render_chat(messages, false)?, false)?;
+        let targets = (0..ids.len()).map(|j| j > 0).collect();
+        return Ok(Tokenized { ids, targets });
+    }
     let template = tok.chat_template()?;
     let full = tok.render_chat(messages, false)?;
     let mut spans = Vec::new();
     for (i, message) in messages.iter().enumerate() {
-        if message.get("role").and_then(Value::as_str) != Some("assistant") {
+        if message.get("role").and_then(Value::as_str) != Some("assistant") || mask.skip_messages.contains(&i) {
             continue;
         }
         let before = tok.render_chat(&messages[..i], true)?;

@@ -50,6 +50,7 @@ pub fn micro_batches(
                 input_ids: Vec::new(),
                 targets: Vec::new(),
                 segments: packing.then(Vec::new),
+                tokens: chunk.iter().map(|(ids, _, _)| ids.len()).sum(),
             };
             for (ids, targets, segments) in chunk {
                 let pad = len - ids.len();

@@ -1,7 +1,9 @@
 //! A training run's configuration: one TOML file, validated in full before any work starts.
 //! Unknown keys are errors that name the key and suggest the nearest valid one; `--set
 //! section.key=value` overrides apply to the TOML before validation, so they are checked the
-//! same way. The resolved config is written into the run directory.
+//! same way. Relative paths are relative to the config file, as in `whet data prep` configs
+//! (`model` only when such a directory exists; otherwise it may be a Hub id). The resolved
+//! config, with absolute paths, is written into the run directory.
 
 use std::path::{Path, PathBuf};
 
@@ -18,19 +20,21 @@ pub enum Method {
     Cpt,
 }
 
+impl Method {
+    pub fn name(self) -> &'static str {
+        match self {
+            Method::Sft => "sft",
+            Method::Cpt => "cpt",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TrainConfig {
     pub method: Method,
-    /// Base model directory or Hub id. For `cpt` from scratch, leave it out and set `init_config`.
-    #[serde(default)]
-    pub model: Option<String>,
-    /// A `config.json` to build a randomly initialised model from (cpt from scratch), with the
-    /// tokenizer files taken from `tokenizer_dir`.
-    #[serde(default)]
-    pub init_config: Option<PathBuf>,
-    #[serde(default)]
-    pub tokenizer_dir: Option<PathBuf>,
+    /// Base model directory or Hub id.
+    pub model: String,
     /// Where the run directory is created.
     pub output_dir: PathBuf,
     #[serde(default = "default_seed")]
@@ -184,19 +188,38 @@ impl TrainConfig {
         let config: TrainConfig = toml::Value::Table(table)
             .try_into()
             .map_err(|e: toml::de::Error| config_error(path, &suggest(&e.to_string())))?;
+        let mut config = config;
         config.validate().map_err(|m| config_error(path, &m))?;
+        config.resolve_paths(path.parent().unwrap_or(Path::new(".")));
         Ok(config)
+    }
+
+    /// Makes relative paths relative to `base`, the config file's directory.
+    fn resolve_paths(&mut self, base: &Path) {
+        let join = |p: &mut PathBuf| {
+            if p.is_relative() {
+                *p = base.join(&*p);
+            }
+        };
+        join(&mut self.output_dir);
+        join(&mut self.data.train);
+        if let Some(v) = &mut self.data.valid {
+            join(v);
+        }
+        if let Some(t) = &self.data.chat_template {
+            let candidate = base.join(t);
+            if Path::new(t).is_relative() && candidate.is_file() {
+                self.data.chat_template = Some(candidate.display().to_string());
+            }
+        }
+        let model = base.join(&self.model);
+        if Path::new(&self.model).is_relative() && model.is_dir() {
+            self.model = model.display().to_string();
+        }
     }
 
     /// Checks relations between values that serde cannot.
     fn validate(&self) -> std::result::Result<(), String> {
-        match (self.method, &self.model, &self.init_config) {
-            (_, Some(_), Some(_)) => return Err("set either `model` or `init_config`, not both".into()),
-            (Method::Sft, None, _) => return Err("`model` is required for sft".into()),
-            (Method::Cpt, None, None) => return Err("`model` (to continue pretraining) or `init_config` (from scratch) is required".into()),
-            (_, None, Some(_)) if self.tokenizer_dir.is_none() => return Err("`tokenizer_dir` is required with `init_config`".into()),
-            _ => {}
-        }
         let t = &self.train;
         if t.micro_batch_size == 0 || t.grad_accum == 0 {
             return Err("`train.micro_batch_size` and `train.grad_accum` must be at least 1".into());
@@ -243,7 +266,7 @@ impl TrainConfig {
             lora_dropout: l.dropout,
             use_rslora: l.use_rslora,
             target_modules,
-            base_model_name_or_path: self.model.clone(),
+            base_model_name_or_path: Some(self.model.clone()),
         }))
     }
 }

@@ -10,6 +10,14 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    #[error("{path}:{line}: {message}")]
+    Record { path: std::path::PathBuf, line: u64, message: String },
+    #[error(transparent)]
+    Data(whet_data::Error),
+    #[error("{path}: {message}")]
+    Checkpoint { path: std::path::PathBuf, message: String },
+    #[error("{path}: {message}")]
+    RunDir { path: std::path::PathBuf, message: String },
     #[error("optimizer: {0}")]
     Optimizer(String),
     #[error("batch: {0}")]

@@ -5,11 +5,15 @@
 pub mod accumulate;
 pub mod adamw;
 pub mod batching;
+pub mod checkpoint;
 pub mod config;
+pub mod dataset;
 pub mod error;
 pub mod grad_clip;
 pub mod loss;
+pub mod metrics;
 pub mod schedule;
+pub mod sft;
 pub mod trainable;
 
 pub use accumulate::accumulate_gradients;

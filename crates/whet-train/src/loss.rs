@@ -19,6 +19,8 @@ pub struct Batch {
     pub input_ids: Vec<Vec<u32>>,
     pub targets: Vec<Vec<bool>>,
     pub segments: Option<Vec<Vec<u32>>>,
+    /// Tokens that are not padding.
+    pub tokens: usize,
 }
 
 impl Batch {

@@ -36,6 +36,7 @@ fn batches(step: &Value) -> Vec<Batch> {
                 input_ids: rows("input_ids").iter().map(|r| r.iter().map(|&v| v as u32).collect()).collect(),
                 targets: rows("labels").iter().map(|r| r.iter().map(|&v| v != -100).collect()).collect(),
                 segments: None,
+                tokens: 0,
             }
         })
         .collect()
@@ -150,7 +151,7 @@ fn packed_and_padded_batches_give_the_same_loss_and_gradients() {
     // Step 0's four records: two padded micro-batches vs one packed row of all four.
     let g = golden();
     let padded = batches(&g["steps"][0]);
-    let mut packed = Batch { input_ids: vec![vec![]], targets: vec![vec![]], segments: Some(vec![vec![]]) };
+    let mut packed = Batch { input_ids: vec![vec![]], targets: vec![vec![]], segments: Some(vec![vec![]]), tokens: 0 };
     let mut seg = 0;
     for b in &padded {
         for (ids, targets) in b.input_ids.iter().zip(&b.targets) {

@@ -1,0 +1,371 @@
+//! The `sft` and `cpt` recipes: causal-LM training with LoRA or full fine-tuning. The two differ
+//! only in their data and loss mask (`dataset.rs`); the loop is the same and reads top to bottom:
+//! setup, loop (micro-batches, accumulation normalised per token, clipping, schedule, evaluation,
+//! early stopping, checkpoints), save.
+//!
+//! A run directory holds everything needed to reproduce and inspect the run: `config.toml` (the
+//! resolved config), `run.json` (whet version, base model, dataset hashes, seed, dataset
+//! statistics), `metrics.jsonl`, `checkpoints/`, the result (`adapter/` in PEFT's layout with the
+//! tokenizer files and chat template used, or `model/`), and `summary.json`.
+//!
+//! Not yet: TensorBoard event files and a loss-curve PNG; training from random initialisation;
+//! LoRA dropout; bf16/f16 training (weights are trained in f32).
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use candle_core::{DType, Device};
+use serde_json::json;
+use sha2::{Digest, Sha256};
+use whet_data::{ChatTemplate, ModelTokenizer, Tokenized};
+use whet_models::CausalLm;
+
+use crate::accumulate::accumulate_gradients;
+use crate::adamw::{AdamW, AdamWConfig};
+use crate::batching::{epoch_order, micro_batches};
+use crate::checkpoint::{checkpoints, load_checkpoint, save_checkpoint, TrainState};
+use crate::config::TrainConfig;
+use crate::dataset::{load_examples, DatasetStats};
+use crate::error::{Error, Result};
+use crate::grad_clip::clip_grad_norm;
+use crate::loss::cross_entropy_sum;
+use crate::metrics::{peak_rss_mib, MetricsLog};
+use crate::schedule::learning_rate;
+use crate::trainable::{full_params, lora_params};
+
+pub struct RunOptions {
+    pub config: TrainConfig,
+    /// The base model's local directory (the CLI resolves Hub ids).
+    pub model_dir: PathBuf,
+    /// Continue from the run directory's latest checkpoint.
+    pub resume: bool,
+    /// Stop (with a checkpoint) after this many optimiser steps, to resume later.
+    pub stop_after: Option<usize>,
+    /// `whet --version`, recorded in `run.json`.
+    pub whet_version: String,
+    pub progress: bool,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct RunSummary {
+    pub run_dir: PathBuf,
+    /// Where the adapter or model was written (none when the run stopped to be resumed).
+    pub output: Option<PathBuf>,
+    pub steps: usize,
+    pub total_steps: usize,
+    pub final_train_loss: Option<f64>,
+    pub final_valid_loss: Option<f64>,
+    pub best_valid_loss: Option<f64>,
+    pub stopped_early: bool,
+    pub skipped_steps: usize,
+    pub train: DatasetStats,
+    pub valid: Option<DatasetStats>,
+    pub tokens_per_s: f64,
+    pub peak_rss_mib: f64,
+}
+
+pub fn run(opts: &RunOptions) -> Result<RunSummary> {
+    // ---- setup ----
+    let cfg = &opts.config;
+    let run_dir = cfg.output_dir.clone();
+    prepare_run_dir(&run_dir, opts.resume)?;
+    let mut model = CausalLm::load(&opts.model_dir, DType::F32, &Device::Cpu)?;
+    let mut tok = ModelTokenizer::load(&opts.model_dir).map_err(Error::Data)?;
+    if let Some(choice) = &cfg.data.chat_template {
+        tok.set_chat_template(chat_template(choice)?);
+    }
+    let (train, train_stats) = load_examples(&cfg.data.train, cfg.method, &cfg.data, &tok)?;
+    let (train, valid, valid_stats) = validation_split(train, cfg, &tok)?;
+    let pad_id = tok
+        .special_tokens
+        .get("pad_token")
+        .or(tok.special_tokens.get("eos_token"))
+        .and_then(|t| tok.token_id(t))
+        .unwrap_or(0);
+
+    let lora = cfg.lora_config().map_err(|m| Error::Config { path: run_dir.join("config.toml"), message: m })?;
+    let params = match &lora {
+        Some(lc) => {
+            whet_adapter::init_adapter(&mut model, lc, cfg.seed)?;
+            lora_params(&mut model, cfg.train.weight_decay)?
+        }
+        None => full_params(&mut model, cfg.train.weight_decay)?,
+    };
+    let t = &cfg.train;
+    let mut opt = AdamW::new(AdamWConfig { beta1: t.beta1, beta2: t.beta2, eps: t.eps });
+    let mut state = TrainState::default();
+    if opts.resume {
+        let last = checkpoints(&run_dir)?.pop().ok_or_else(|| Error::RunDir {
+            path: run_dir.clone(),
+            message: "has no checkpoint to resume from".into(),
+        })?;
+        state = load_checkpoint(&last, &params, &mut opt)?;
+    } else {
+        write_run_files(&run_dir, opts, &train_stats, valid_stats.as_ref())?;
+    }
+    let rows = cfg.train.micro_batch_size;
+    let micro_per_epoch = micro_batches(&train, &(0..train.len()).collect::<Vec<_>>(), rows, cfg.data.max_seq_len, cfg.data.packing, pad_id).len();
+    let steps_per_epoch = micro_per_epoch.div_ceil(t.grad_accum);
+    let total = t.max_steps.unwrap_or(t.epochs * steps_per_epoch).max(1);
+    let mut metrics = MetricsLog::open(&run_dir.join("metrics.jsonl"))?;
+    let bar = progress_bar(opts.progress, total, state.step);
+    let started = Instant::now();
+    let (mut tokens_seen, mut last_loss, mut last_valid, mut stopped_early) = (0usize, None, None, false);
+
+    // ---- loop ----
+    'training: while state.step < total {
+        let order = epoch_order(train.len(), cfg.seed, state.epoch);
+        let batches = micro_batches(&train, &order, rows, cfg.data.max_seq_len, cfg.data.packing, pad_id);
+        while state.micro_batch < batches.len() && state.step < total {
+            let end = (state.micro_batch + t.grad_accum).min(batches.len());
+            let chunk = &batches[state.micro_batch..end];
+            let lr = learning_rate(t, state.step, total);
+            let step_start = Instant::now();
+            let (loss, n_targets, mut grads) = accumulate_gradients(&model, &params, chunk)?;
+            let grad_norm = clip_grad_norm(&mut grads, if t.max_grad_norm > 0.0 { t.max_grad_norm } else { f64::INFINITY })?;
+            let finite = loss.is_finite() && grad_norm.is_finite();
+            if finite {
+                opt.step(&params, &grads, lr)?;
+            } else {
+                state.skipped_steps += 1;
+            }
+            state.micro_batch = end;
+            state.step += 1;
+            let tokens: usize = chunk.iter().map(|b| b.tokens).sum();
+            tokens_seen += tokens;
+            let secs = step_start.elapsed().as_secs_f64();
+            last_loss = Some(loss);
+            metrics.write(&json!({
+                "step": state.step, "epoch": state.epoch, "loss": finite_or_null(loss), "lr": lr,
+                "grad_norm": finite_or_null(grad_norm), "target_tokens": n_targets, "tokens": tokens,
+                "tokens_per_s": tokens as f64 / secs, "step_time_s": secs, "peak_rss_mib": peak_rss_mib(),
+                "skipped": !finite,
+            }))?;
+            bar.set_position(state.step as u64);
+            bar.set_message(format!("loss {loss:.4} lr {lr:.2e} {:.0} tok/s", tokens as f64 / secs));
+            if !finite {
+                bar.println(format!("step {}: non-finite loss or gradient; update skipped", state.step));
+            }
+
+            if t.eval_every > 0 && state.step % t.eval_every == 0 && !valid.is_empty() {
+                let v = evaluate(&model, &valid, rows, cfg, pad_id)?;
+                last_valid = Some(v);
+                metrics.write(&json!({"step": state.step, "eval_loss": v, "eval_perplexity": v.exp()}))?;
+                if record_eval(&mut state, v, t.early_stopping_patience) {
+                    stopped_early = true;
+                    bar.println(format!("step {}: validation loss has not improved for {} evaluations; stopping early", state.step, state.evals_without_improvement));
+                    break 'training;
+                }
+            }
+            if t.save_every > 0 && state.step % t.save_every == 0 {
+                save_checkpoint(&run_dir, &params, &opt, &state, t.keep_checkpoints)?;
+            }
+            if opts.stop_after == Some(state.step) && state.step < total {
+                save_checkpoint(&run_dir, &params, &opt, &state, t.keep_checkpoints)?;
+                bar.finish_and_clear();
+                return Ok(summary(&run_dir, None, &state, total, last_loss, last_valid, stopped_early, train_stats, valid_stats, tokens_seen, started));
+            }
+        }
+        if state.micro_batch >= batches.len() {
+            state.epoch += 1;
+            state.micro_batch = 0;
+        }
+    }
+    bar.finish_and_clear();
+
+    // ---- save ----
+    if !valid.is_empty() && (last_valid.is_none() || t.eval_every == 0 || state.step % t.eval_every != 0) {
+        let v = evaluate(&model, &valid, rows, cfg, pad_id)?;
+        last_valid = Some(v);
+        record_eval(&mut state, v, None);
+        metrics.write(&json!({"step": state.step, "eval_loss": v, "eval_perplexity": v.exp()}))?;
+    }
+    save_checkpoint(&run_dir, &params, &opt, &state, t.keep_checkpoints)?;
+    let output = match &lora {
+        Some(lc) => {
+            let dir = run_dir.join("adapter");
+            whet_adapter::save_adapter(&model, lc, &dir)?;
+            copy_tokenizer_files(&opts.model_dir, &dir, &tok)?;
+            dir
+        }
+        None => {
+            let dir = run_dir.join("model");
+            whet_models::save::save_model_dir(&model, &opts.model_dir, &dir, whet_models::save::stored_dtype(&opts.model_dir)?)?;
+            copy_tokenizer_files(&opts.model_dir, &dir, &tok)?;
+            dir
+        }
+    };
+    let s = summary(&run_dir, Some(output), &state, total, last_loss, last_valid, stopped_early, train_stats, valid_stats, tokens_seen, started);
+    let path = run_dir.join("summary.json");
+    std::fs::write(&path, serde_json::to_string_pretty(&s).unwrap_or_default()).map_err(|source| Error::Io { path, source })?;
+    Ok(s)
+}
+
+/// Mean loss per target token over `examples`, in fixed order, without updating anything.
+fn evaluate(model: &CausalLm, examples: &[Tokenized], rows: usize, cfg: &TrainConfig, pad_id: u32) -> Result<f64> {
+    let order: Vec<usize> = (0..examples.len()).collect();
+    let (mut nll, mut n) = (0f64, 0usize);
+    for batch in micro_batches(examples, &order, rows, cfg.data.max_seq_len, cfg.data.packing, pad_id) {
+        let (sum, count) = cross_entropy_sum(model, &batch)?;
+        nll += sum.detach().to_scalar::<f32>()? as f64;
+        n += count;
+    }
+    Ok(nll / n.max(1) as f64)
+}
+
+/// Updates the early-stopping state with validation loss `v`; true when patience ran out.
+fn record_eval(state: &mut TrainState, v: f64, patience: Option<usize>) -> bool {
+    if state.best_valid_loss.is_none_or(|best| v < best) {
+        state.best_valid_loss = Some(v);
+        state.evals_without_improvement = 0;
+    } else {
+        state.evals_without_improvement += 1;
+    }
+    patience.is_some_and(|p| state.evals_without_improvement >= p)
+}
+
+/// Holds out `valid_fraction` of the training examples (a seeded choice), or loads `data.valid`.
+fn validation_split(
+    train: Vec<Tokenized>,
+    cfg: &TrainConfig,
+    tok: &ModelTokenizer,
+) -> Result<(Vec<Tokenized>, Vec<Tokenized>, Option<DatasetStats>)> {
+    if let Some(path) = &cfg.data.valid {
+        let (valid, stats) = load_examples(path, cfg.method, &cfg.data, tok)?;
+        return Ok((train, valid, Some(stats)));
+    }
+    let Some(fraction) = cfg.data.valid_fraction else { return Ok((train, Vec::new(), None)) };
+    let n_valid = ((train.len() as f64 * fraction).round() as usize).clamp(1, train.len().saturating_sub(1).max(1));
+    let held: std::collections::HashSet<usize> = epoch_order(train.len(), cfg.seed ^ 0x5EED_0F_7A11D, 0).into_iter().take(n_valid).collect();
+    let (mut kept, mut valid) = (Vec::new(), Vec::new());
+    for (i, ex) in train.into_iter().enumerate() {
+        if held.contains(&i) { valid.push(ex) } else { kept.push(ex) }
+    }
+    let stats = DatasetStats {
+        records: valid.len(),
+        tokens: valid.iter().map(|e| e.ids.len()).sum(),
+        target_tokens: valid.iter().map(Tokenized::num_targets).sum(),
+        ..Default::default()
+    };
+    Ok((kept, valid, Some(stats)))
+}
+
+/// A new run needs an empty (or absent) directory; a resumed one needs the old one.
+fn prepare_run_dir(dir: &Path, resume: bool) -> Result<()> {
+    let non_empty = dir.is_dir() && std::fs::read_dir(dir).map(|mut d| d.next().is_some()).unwrap_or(false);
+    if non_empty && !resume {
+        return Err(Error::RunDir {
+            path: dir.to_path_buf(),
+            message: "exists and is not empty; pass --resume to continue that run, or choose another output_dir (nothing is overwritten)".into(),
+        });
+    }
+    if resume && !dir.is_dir() {
+        return Err(Error::RunDir { path: dir.to_path_buf(), message: "does not exist; nothing to resume".into() });
+    }
+    std::fs::create_dir_all(dir).map_err(|source| Error::Io { path: dir.to_path_buf(), source })
+}
+
+fn write_run_files(dir: &Path, opts: &RunOptions, train: &DatasetStats, valid: Option<&DatasetStats>) -> Result<()> {
+    let cfg = &opts.config;
+    let write = |name: &str, text: String| {
+        let path = dir.join(name);
+        std::fs::write(&path, text).map_err(|source| Error::Io { path, source })
+    };
+    write("config.toml", toml::to_string_pretty(cfg).unwrap_or_default())?;
+    let mut data = serde_json::Map::new();
+    for (role, path) in [("train", Some(&cfg.data.train)), ("valid", cfg.data.valid.as_ref())] {
+        if let Some(path) = path {
+            data.insert(role.into(), json!({"path": path, "sha256": sha256_file(path)?}));
+        }
+    }
+    let run = json!({
+        "whet_version": opts.whet_version,
+        "method": cfg.method.name(),
+        "base_model": cfg.model,
+        "base_model_dir": opts.model_dir,
+        "seed": cfg.seed,
+        "data": data,
+        "train_stats": train,
+        "valid_stats": valid,
+    });
+    write("run.json", serde_json::to_string_pretty(&run).unwrap_or_default())
+}
+
+fn sha256_file(path: &Path) -> Result<String> {
+    let bytes = std::fs::read(path).map_err(|source| Error::Io { path: path.to_path_buf(), source })?;
+    Ok(Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect())
+}
+
+fn chat_template(choice: &str) -> Result<ChatTemplate> {
+    let path = Path::new(choice);
+    if path.is_file() {
+        let source = std::fs::read_to_string(path).map_err(|source| Error::Io { path: path.to_path_buf(), source })?;
+        return ChatTemplate::new(&source, path.display().to_string()).map_err(Error::Data);
+    }
+    ChatTemplate::builtin(choice).map_err(Error::Data)
+}
+
+/// The tokenizer files and the chat template the run used go next to the result, so inference
+/// renders prompts exactly as training did.
+fn copy_tokenizer_files(model_dir: &Path, out: &Path, tok: &ModelTokenizer) -> Result<()> {
+    for name in ["tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"] {
+        let src = model_dir.join(name);
+        if src.is_file() {
+            std::fs::copy(&src, out.join(name)).map_err(|source| Error::Io { path: src.clone(), source })?;
+        }
+    }
+    if let Ok(template) = tok.chat_template() {
+        let path = out.join("chat_template.jinja");
+        std::fs::write(&path, template.source()).map_err(|source| Error::Io { path, source })?;
+    }
+    Ok(())
+}
+
+fn finite_or_null(x: f64) -> serde_json::Value {
+    if x.is_finite() { json!(x) } else { serde_json::Value::Null }
+}
+
+fn progress_bar(show: bool, total: usize, at: usize) -> indicatif::ProgressBar {
+    if !show {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::new(total as u64);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{spinner} step {pos}/{len} [{bar:30}] {msg} eta {eta}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+            .progress_chars("=> "),
+    );
+    bar.set_position(at as u64);
+    bar
+}
+
+#[allow(clippy::too_many_arguments)]
+fn summary(
+    run_dir: &Path,
+    output: Option<PathBuf>,
+    state: &TrainState,
+    total: usize,
+    last_loss: Option<f64>,
+    last_valid: Option<f64>,
+    stopped_early: bool,
+    train: DatasetStats,
+    valid: Option<DatasetStats>,
+    tokens: usize,
+    started: Instant,
+) -> RunSummary {
+    RunSummary {
+        run_dir: run_dir.to_path_buf(),
+        output,
+        steps: state.step,
+        total_steps: total,
+        final_train_loss: last_loss,
+        final_valid_loss: last_valid,
+        best_valid_loss: state.best_valid_loss,
+        stopped_early,
+        skipped_steps: state.skipped_steps,
+        train,
+        valid,
+        tokens_per_s: tokens as f64 / started.elapsed().as_secs_f64().max(1e-9),
+        peak_rss_mib: peak_rss_mib(),
+    }
+}
