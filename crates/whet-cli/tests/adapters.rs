@@ -143,3 +143,22 @@ fn unsupported_adapter_options_are_refused_by_name() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success() && err.contains("use_dora"), "{err}");
 }
+
+#[test]
+fn peft_loads_an_adapter_whet_wrote_and_scores_as_whet_does() {
+    // tests/golden/adapters/whet_saved was written by `whet train`; reference/check_whet_adapter.py
+    // loaded it with PEFT and recorded PEFT's NLLs.
+    let dir = adapter_dir("whet_saved");
+    let g: Value = serde_json::from_str(&std::fs::read_to_string(dir.join("golden.json")).unwrap()).unwrap();
+    assert_eq!(g["peft_parsed"]["scaling"].as_f64(), Some(2.0));
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("texts.jsonl");
+    let texts = g["texts"].as_array().unwrap();
+    let lines: Vec<String> = texts.iter().map(|t| serde_json::json!({"text": t["text"]}).to_string()).collect();
+    std::fs::write(&data, lines.join("\n")).unwrap();
+    let records = score(&root().join("tests/golden/models/llama"), Some(&dir), &data);
+    for (got, want) in records.iter().zip(texts) {
+        assert_eq!(got["n_tokens"], want["n_tokens"]);
+        assert_close(got["nll"].as_f64().unwrap(), want["nll_sum"].as_f64().unwrap(), "whet_saved");
+    }
+}
