@@ -7,6 +7,7 @@ mod generate_cmd;
 mod merge_cmd;
 mod model_source;
 mod score_cmd;
+mod tokenizer_cmd;
 mod train_cmd;
 
 use clap::{Parser, Subcommand};
@@ -32,6 +33,9 @@ enum Command {
     },
     /// Train a model or a LoRA adapter (sft, cpt) from a TOML config.
     Train(train_cmd::TrainArgs),
+    /// Train tokenizers.
+    #[command(subcommand)]
+    Tokenizer(tokenizer_cmd::TokenizerCommand),
     /// Generate text from a prompt or a conversation.
     Generate(generate_cmd::GenerateArgs),
     /// Negative log-likelihood and perplexity of each record of a dataset.
@@ -57,6 +61,7 @@ fn main() -> std::process::ExitCode {
     let result = match Cli::parse().command {
         Command::Data { cmd } => data_cmd::run(cmd),
         Command::Train(args) => train_cmd::run_cmd(args),
+        Command::Tokenizer(cmd) => tokenizer_cmd::run(cmd),
         Command::Generate(args) => generate_cmd::run(args),
         Command::Score(args) => score_cmd::run(args),
         Command::Merge(args) => merge_cmd::run(args),

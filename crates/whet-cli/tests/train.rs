@@ -200,3 +200,19 @@ fn bad_inputs_are_named_and_nothing_is_overwritten() {
     assert!(err.contains("not empty") && err.contains("--resume"), "{err}");
     assert_eq!(std::fs::read_to_string(setup.path("bad/notes.txt")).unwrap(), "keep me");
 }
+
+#[test]
+fn tokenizer_train_writes_a_tokenizer_whet_loads() {
+    let setup = Setup::new();
+    let out = setup.path("tok");
+    let stdout = ok(whet(&["tokenizer", "train", "--data", s(&setup.path("train.jsonl")), "--vocab-size", "320", "--min-frequency", "1", "--out", s(&out)]));
+    assert!(stdout.contains("tokenizer on 32 documents"), "{stdout}");
+    assert!(out.join("tokenizer.json").is_file() && out.join("tokenizer_config.json").is_file());
+    let tok = whet_data::ModelTokenizer::load(&out).unwrap();
+    assert!(tok.has_chat_template());
+    let ids = tok.encode("The cat sleeps on the mat.", true).unwrap();
+    assert_eq!(tok.decode(&ids, true).unwrap(), "The cat sleeps on the mat.");
+    // It never overwrites.
+    let err = fails(whet(&["tokenizer", "train", "--data", s(&setup.path("train.jsonl")), "--out", s(&out)]));
+    assert!(err.contains("not empty"), "{err}");
+}

@@ -16,6 +16,7 @@ pub mod prep;
 pub mod pyjson;
 pub mod records;
 pub mod tokenizer;
+pub mod tokenizer_train;
 
 pub use chat_template::{ChatTemplate, RenderOptions};
 pub use error::{Error, Result};
