@@ -97,6 +97,8 @@ fn lora_sft_run_writes_a_run_directory_and_lowers_validation_loss() {
     for f in ["config.toml", "run.json", "metrics.jsonl", "summary.json", "adapter/adapter_config.json", "adapter/adapter_model.safetensors", "adapter/tokenizer.json", "adapter/chat_template.jinja"] {
         assert!(run.join(f).is_file(), "missing {f}");
     }
+    let events: Vec<_> = std::fs::read_dir(run.join("tensorboard")).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+    assert!(events.len() == 1 && events[0].starts_with("events.out.tfevents."), "{events:?}");
     let run_json: Value = serde_json::from_str(&std::fs::read_to_string(run.join("run.json")).unwrap()).unwrap();
     assert_eq!(run_json["data"]["train"]["sha256"].as_str().unwrap().len(), 64);
     assert!(run_json["whet_version"].as_str().unwrap().starts_with(env!("CARGO_PKG_VERSION")));

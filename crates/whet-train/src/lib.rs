@@ -14,6 +14,7 @@ pub mod loss;
 pub mod metrics;
 pub mod schedule;
 pub mod sft;
+pub mod tensorboard;
 pub mod trainable;
 
 pub use accumulate::accumulate_gradients;

@@ -5,10 +5,10 @@
 //!
 //! A run directory holds everything needed to reproduce and inspect the run: `config.toml` (the
 //! resolved config), `run.json` (whet version, base model, dataset hashes, seed, dataset
-//! statistics), `metrics.jsonl`, `checkpoints/`, the result (`adapter/` in PEFT's layout with the
+//! statistics), `metrics.jsonl`, `tensorboard/` (event files), `checkpoints/`, the result (`adapter/` in PEFT's layout with the
 //! tokenizer files and chat template used, or `model/`), and `summary.json`.
 //!
-//! Not yet: TensorBoard event files and a loss-curve PNG; training from random initialisation;
+//! Not yet: a loss-curve PNG; training from random initialisation;
 //! LoRA dropout; bf16/f16 training (weights are trained in f32).
 
 use std::path::{Path, PathBuf};
@@ -31,6 +31,7 @@ use crate::grad_clip::clip_grad_norm;
 use crate::loss::cross_entropy_sum;
 use crate::metrics::{peak_rss_mib, MetricsLog};
 use crate::schedule::learning_rate;
+use crate::tensorboard::EventWriter;
 use crate::trainable::{full_params, lora_params};
 
 pub struct RunOptions {
@@ -108,6 +109,7 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary> {
     let steps_per_epoch = micro_per_epoch.div_ceil(t.grad_accum);
     let total = t.max_steps.unwrap_or(t.epochs * steps_per_epoch).max(1);
     let mut metrics = MetricsLog::open(&run_dir.join("metrics.jsonl"))?;
+    let mut board = EventWriter::create(&run_dir.join("tensorboard"))?;
     let bar = progress_bar(opts.progress, total, state.step);
     let started = Instant::now();
     let (mut tokens_seen, mut last_loss, mut last_valid, mut stopped_early) = (0usize, None, None, false);
@@ -141,6 +143,7 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary> {
                 "tokens_per_s": tokens as f64 / secs, "step_time_s": secs, "peak_rss_mib": peak_rss_mib(),
                 "skipped": !finite,
             }))?;
+            board.scalars(state.step as u64, &[("train/loss", loss), ("train/lr", lr), ("train/grad_norm", grad_norm), ("train/tokens_per_s", tokens as f64 / secs)])?;
             bar.set_position(state.step as u64);
             bar.set_message(format!("loss {loss:.4} lr {lr:.2e} {:.0} tok/s", tokens as f64 / secs));
             if !finite {
@@ -151,6 +154,7 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary> {
                 let v = evaluate(&model, &valid, rows, cfg, pad_id)?;
                 last_valid = Some(v);
                 metrics.write(&json!({"step": state.step, "eval_loss": v, "eval_perplexity": v.exp()}))?;
+                board.scalars(state.step as u64, &[("eval/loss", v), ("eval/perplexity", v.exp())])?;
                 if record_eval(&mut state, v, t.early_stopping_patience) {
                     stopped_early = true;
                     bar.println(format!("step {}: validation loss has not improved for {} evaluations; stopping early", state.step, state.evals_without_improvement));
@@ -179,6 +183,7 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary> {
         last_valid = Some(v);
         record_eval(&mut state, v, None);
         metrics.write(&json!({"step": state.step, "eval_loss": v, "eval_perplexity": v.exp()}))?;
+        board.scalars(state.step as u64, &[("eval/loss", v), ("eval/perplexity", v.exp())])?;
     }
     save_checkpoint(&run_dir, &params, &opt, &state, t.keep_checkpoints)?;
     let output = match &lora {
