@@ -10,6 +10,7 @@ pub mod config;
 mod cpu_storage;
 pub mod decoder;
 pub mod error;
+pub mod frozen_linear;
 pub mod generation;
 pub mod generation_config;
 pub mod kv_cache;

@@ -3,7 +3,8 @@
 //! (`y += scale · (x Aᵀ) Bᵀ`, as PEFT's `lora.Linear` computes it).
 //!
 //! It is the single place where adapters and frozen-weight kernels live, so models never call
-//! matmul on a weight directly.
+//! matmul on a weight directly. In a training graph through a frozen weight (LoRA), the product
+//! goes through `frozen_linear`, which computes no weight gradient.
 //!
 //! With bf16/f16 weights the product is computed in f32 (by the bf16 GEMV kernel for the few
 //! rows of a decoding step, else by widening to an f32 GEMM), the bias and any LoRA term added in
@@ -14,6 +15,7 @@
 use candle_core::{DType, Tensor};
 
 use crate::bf16_gemv;
+use crate::frozen_linear::frozen_linear;
 use crate::error::Result;
 use crate::weights::Weights;
 
@@ -78,7 +80,10 @@ impl Proj {
         let x = x.reshape((rows, in_dim))?;
         let f32 = |t: &Tensor| t.to_dtype(DType::F32);
         let reduced = self.weight.dtype() != DType::F32;
-        let mut y = if !reduced {
+        let mut y = if !reduced && x.track_op() && !self.weight.is_variable() {
+            // Training through a frozen weight: skip the weight's gradient.
+            frozen_linear(&x, &self.weight)?
+        } else if !reduced {
             x.matmul(&self.weight.t()?)?
         } else if self.weight.dtype() == DType::BF16 && rows <= bf16_gemv::MAX_ROWS {
             bf16_gemv::bf16_gemv(&x, &self.weight)?

@@ -1,0 +1,59 @@
+//! `x · Wᵀ` against a frozen f32 weight, whose backward pass returns only the input's gradient
+//! (`g · W`).
+//!
+//! Why it exists: candle's matmul backward computes the gradient of both operands whether or not
+//! one is trainable, so LoRA training paid for a full weight gradient of every frozen projection
+//! (a third of the step's matmul work, and a weight-sized buffer each) — measured before this
+//! project as making stock LoRA as slow as full fine-tuning. The forward runs candle's own matmul
+//! on an untracked copy of the input, so results are bit-identical to `x.matmul(&w.t())`.
+
+use candle_core::{CpuStorage, CustomOp1, Device, Layout, Shape, Tensor};
+
+use crate::cpu_storage::f32_slice;
+
+struct FrozenLinear {
+    weight: Tensor,
+}
+
+/// `x (rows, in)` times the frozen `weight (out, in)` transposed, with no gradient for `weight`.
+pub fn frozen_linear(x: &Tensor, weight: &Tensor) -> candle_core::Result<Tensor> {
+    x.contiguous()?.apply_op1(FrozenLinear { weight: weight.clone() })
+}
+
+impl CustomOp1 for FrozenLinear {
+    fn name(&self) -> &'static str {
+        "frozen-linear"
+    }
+
+    fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> candle_core::Result<(CpuStorage, Shape)> {
+        let x = Tensor::from_slice(f32_slice(storage, layout, self.name())?, layout.shape(), &Device::Cpu)?;
+        let y = x.matmul(&self.weight.t()?)?;
+        let shape = y.shape().clone();
+        Ok((CpuStorage::F32(y.flatten_all()?.to_vec1::<f32>()?), shape))
+    }
+
+    fn bwd(&self, _x: &Tensor, _y: &Tensor, grad: &Tensor) -> candle_core::Result<Option<Tensor>> {
+        Ok(Some(grad.matmul(&self.weight)?))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use candle_core::Var;
+
+    #[test]
+    fn forward_and_input_gradient_equal_matmul_and_the_weight_gets_none() {
+        let x = Var::from_tensor(&Tensor::randn(0f32, 1.0, (5, 7), &Device::Cpu).unwrap()).unwrap();
+        let w = Tensor::randn(0f32, 1.0, (3, 7), &Device::Cpu).unwrap();
+        let probe = Tensor::randn(0f32, 1.0, (5, 3), &Device::Cpu).unwrap();
+        let ours = frozen_linear(x.as_tensor(), &w).unwrap();
+        let reference = x.as_tensor().matmul(&w.t().unwrap()).unwrap();
+        assert_eq!(ours.to_vec2::<f32>().unwrap(), reference.to_vec2::<f32>().unwrap());
+        let g1 = (ours * &probe).unwrap().sum_all().unwrap().backward().unwrap();
+        let g2 = (reference * &probe).unwrap().sum_all().unwrap().backward().unwrap();
+        let d = (g1.get(x.as_tensor()).unwrap() - g2.get(x.as_tensor()).unwrap()).unwrap().abs().unwrap().max_all().unwrap().to_scalar::<f32>().unwrap();
+        assert!(d < 1e-6, "{d}");
+        assert!(g1.get(&w).is_none(), "no gradient is computed for the frozen weight");
+    }
+}
