@@ -58,20 +58,10 @@ impl ModelArgs {
         }
         let mut tokenizer = ModelTokenizer::load(&tokenizer_dir)?;
         if let Some(choice) = &self.chat_template {
-            tokenizer.set_chat_template(chat_template(choice)?);
+            tokenizer.set_chat_template(ChatTemplate::from_choice(choice)?);
         }
         Ok(Loaded { dir, model, tokenizer })
     }
-}
-
-/// A built-in template by name, or a template file.
-fn chat_template(choice: &str) -> Result<ChatTemplate> {
-    let path = Path::new(choice);
-    if path.is_file() {
-        let source = std::fs::read_to_string(path).with_context(|| format!("reading {choice}"))?;
-        return Ok(ChatTemplate::new(&source, path.display().to_string())?);
-    }
-    ChatTemplate::builtin(choice).with_context(|| format!("--chat-template {choice} is not a file"))
 }
 
 /// The local directory holding the model `spec` names.

@@ -52,10 +52,7 @@ pub fn run(cmd: TokenizerCommand) -> Result<()> {
     if texts.is_empty() {
         bail!("no text in {}", args.data.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", "));
     }
-    let template = match Path::new(&args.chat_template) {
-        p if p.is_file() => std::fs::read_to_string(p)?,
-        _ => ChatTemplate::builtin(&args.chat_template)?.source().to_string(),
-    };
+    let template = ChatTemplate::from_choice(&args.chat_template)?.source().to_string();
     let opts = TokenizerTrainOptions {
         vocab_size: args.vocab_size,
         min_frequency: args.min_frequency,

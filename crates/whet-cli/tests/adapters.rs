@@ -2,17 +2,15 @@
 //! adapters PEFT saved score the same NLL in whet as in PEFT, and the merged model whet writes
 //! gives PEFT's merged logits.
 
+mod common;
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
 use candle_core::{DType, Device};
+use common::{golden_data_file as data_file, root, s, whet};
 use serde_json::Value;
 
 const ADAPTERS: &[&str] = &["llama_lora_r4", "llama_rslora_qv", "qwen2_lora_r4"];
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
 
 fn adapter_dir(name: &str) -> PathBuf {
     root().join("tests/golden/adapters").join(name)
@@ -20,33 +18,6 @@ fn adapter_dir(name: &str) -> PathBuf {
 
 fn golden(name: &str) -> Value {
     serde_json::from_str(&std::fs::read_to_string(adapter_dir(name).join("golden.json")).unwrap()).unwrap()
-}
-
-fn whet(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_whet")).args(args).output().unwrap()
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
-}
-
-/// Writes the golden texts and chats as JSONL and returns (path, expected records).
-fn data_file(dir: &Path, g: &Value) -> (PathBuf, Vec<Value>) {
-    let mut lines = String::new();
-    let mut expected = Vec::new();
-    for t in g["texts"].as_array().unwrap() {
-        lines.push_str(&serde_json::json!({"text": t["text"]}).to_string());
-        lines.push('\n');
-        expected.push(t.clone());
-    }
-    for c in g["chats"].as_array().unwrap() {
-        lines.push_str(&serde_json::json!({"messages": c["messages"]}).to_string());
-        lines.push('\n');
-        expected.push(c.clone());
-    }
-    let path = dir.join("data.jsonl");
-    std::fs::write(&path, lines).unwrap();
-    (path, expected)
 }
 
 fn score(model: &Path, adapter: Option<&Path>, data: &Path) -> Vec<Value> {

@@ -1,23 +1,22 @@
 //! End-to-end tests of the `whet` binary on the golden tiny models: the `score` and `generate`
 //! contracts against transformers' numbers, and the errors for bad inputs.
 
-use std::path::{Path, PathBuf};
+mod common;
+
+use std::path::PathBuf;
 use std::process::{Command, Output};
 
+use common::{golden_data_file, s, whet};
 use serde_json::Value;
 
 const MODELS: &[&str] = &["llama", "llama_mqa", "mistral", "qwen2"];
 
 fn golden_dir(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/golden/models").join(name)
+    common::golden_model(name)
 }
 
 fn golden(name: &str) -> Value {
     serde_json::from_str(&std::fs::read_to_string(golden_dir(name).join("golden.json")).unwrap()).unwrap()
-}
-
-fn whet(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_whet")).args(args).output().unwrap()
 }
 
 fn stdout_json(out: &Output) -> Value {
@@ -44,29 +43,12 @@ fn copy_model(name: &str) -> tempfile::TempDir {
     dir
 }
 
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
-}
-
 #[test]
 fn score_nll_matches_transformers_within_1e4_relative() {
     for name in MODELS {
         let g = golden(name);
         let dir = tempfile::tempdir().unwrap();
-        let data = dir.path().join("data.jsonl");
-        let mut expected = Vec::new();
-        let mut lines = String::new();
-        for t in g["texts"].as_array().unwrap() {
-            lines.push_str(&serde_json::json!({"text": t["text"]}).to_string());
-            lines.push('\n');
-            expected.push(t.clone());
-        }
-        for c in g["chats"].as_array().unwrap() {
-            lines.push_str(&serde_json::json!({"messages": c["messages"]}).to_string());
-            lines.push('\n');
-            expected.push(c.clone());
-        }
-        std::fs::write(&data, lines).unwrap();
+        let (data, expected) = golden_data_file(dir.path(), &g);
         let report = stdout_json(&whet(&["score", "--model", s(&golden_dir(name)), "--data", s(&data), "--json"]));
         let records = report["records"].as_array().unwrap();
         assert_eq!(records.len(), expected.len());

@@ -3,18 +3,13 @@
 //! losses; full fine-tuning and cpt produce loadable results; bad inputs are refused by file,
 //! line or key, without touching what exists.
 
+mod common;
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
+use common::{root, s, whet};
 use serde_json::Value;
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn whet(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_whet")).args(args).output().unwrap()
-}
 
 fn ok(out: Output) -> String {
     assert!(out.status.success(), "whet failed: {}", String::from_utf8_lossy(&out.stderr));
@@ -69,10 +64,6 @@ impl Setup {
         std::fs::write(&path, text).unwrap();
         path
     }
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
 }
 
 fn step_losses(run: &Path) -> Vec<(u64, f64)> {

@@ -83,6 +83,16 @@ impl ChatTemplate {
         Self::new(source, format!("built-in {name}"))
     }
 
+    /// A user's choice: the path of a Jinja file if one exists there, else a built-in name.
+    pub fn from_choice(choice: &str) -> Result<Self> {
+        let path = std::path::Path::new(choice);
+        if path.is_file() {
+            let source = std::fs::read_to_string(path).map_err(|err| Error::Io { path: path.to_path_buf(), err })?;
+            return Self::new(&source, path.display().to_string());
+        }
+        Self::builtin(choice)
+    }
+
     pub fn origin(&self) -> &str {
         &self.origin
     }

@@ -40,7 +40,7 @@ pub enum Error {
     },
     #[error("{dir}: no chat template (looked for `chat_template` in tokenizer_config.json and for chat_template.jinja); choose a built-in one ({builtins}) or pass a template file")]
     NoChatTemplate { dir: PathBuf, builtins: String },
-    #[error("unknown built-in chat template `{name}` (built-in: {builtins})")]
+    #[error("`{name}` is neither a chat template file nor a built-in template ({builtins})")]
     UnknownBuiltinTemplate { name: String, builtins: String },
     #[error("chat template from {origin}: {message}")]
     Template { origin: String, message: String },

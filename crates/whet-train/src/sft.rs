@@ -73,7 +73,7 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary> {
     let mut model = CausalLm::load(&opts.model_dir, DType::F32, &Device::Cpu)?;
     let mut tok = ModelTokenizer::load(&opts.model_dir).map_err(Error::Data)?;
     if let Some(choice) = &cfg.data.chat_template {
-        tok.set_chat_template(chat_template(choice)?);
+        tok.set_chat_template(ChatTemplate::from_choice(choice).map_err(Error::Data)?);
     }
     let (train, train_stats) = load_examples(&cfg.data.train, cfg.method, &cfg.data, &tok)?;
     let (train, valid, valid_stats) = validation_split(train, cfg, &tok)?;
@@ -299,15 +299,6 @@ fn write_run_files(dir: &Path, opts: &RunOptions, train: &DatasetStats, valid: O
 fn sha256_file(path: &Path) -> Result<String> {
     let bytes = std::fs::read(path).map_err(|source| Error::Io { path: path.to_path_buf(), source })?;
     Ok(Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect())
-}
-
-fn chat_template(choice: &str) -> Result<ChatTemplate> {
-    let path = Path::new(choice);
-    if path.is_file() {
-        let source = std::fs::read_to_string(path).map_err(|source| Error::Io { path: path.to_path_buf(), source })?;
-        return ChatTemplate::new(&source, path.display().to_string()).map_err(Error::Data);
-    }
-    ChatTemplate::builtin(choice).map_err(Error::Data)
 }
 
 /// The tokenizer files and the chat template the run used go next to the result, so inference
