@@ -11,7 +11,7 @@
 //! map-typed columns that do not convert to JSON objects.
 
 use std::fs::File;
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value};
@@ -260,7 +260,7 @@ pub fn read_all_objects(path: &Path) -> Result<Vec<(u64, Map<String, Value>)>> {
     Ok(out)
 }
 
-/// Reads a file fully into memory as bytes (used by `inspect` for size figures).
+/// A file's size in bytes (for `inspect`).
 pub fn file_len(path: &Path) -> Result<u64> {
     std::fs::metadata(path)
         .map(|m| m.len())
@@ -269,9 +269,6 @@ pub fn file_len(path: &Path) -> Result<u64> {
             err: source,
         })
 }
-
-#[allow(dead_code)]
-fn _assert_send<R: Read + Send>() {}
 
 #[cfg(test)]
 mod tests {
