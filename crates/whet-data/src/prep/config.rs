@@ -375,7 +375,7 @@ impl PrepConfig {
     fn resolve_paths(&mut self, base: &Path) {
         let fix = |p: &mut PathBuf| {
             if p.is_relative() {
-                *p = base.join(&*p);
+                *p = lexical_join(base, p);
             }
         };
         fix(&mut self.out_dir);
@@ -500,6 +500,26 @@ impl PrepConfig {
         }
         Ok(())
     }
+}
+
+/// `base/rel` with `.` and `name/..` pairs removed, without touching the file system
+/// (`configs/../assets/x` → `assets/x`), so paths in reports read cleanly.
+fn lexical_join(base: &Path, rel: &Path) -> PathBuf {
+    use std::path::Component;
+    let mut out = PathBuf::new();
+    for c in base.join(rel).components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir if matches!(out.components().next_back(), Some(Component::Normal(_))) => {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    if out.as_os_str().is_empty() {
+        out.push(".");
+    }
+    out
 }
 
 /// Sets `a.b.c = value` in a TOML table, creating tables on the way.
@@ -638,6 +658,13 @@ mod tests {
         assert_eq!(cfg.language.as_ref().map(|l| l.keep.clone()), Some(vec!["deu".to_string()]));
         let err = PrepConfig::load_with_overrides(&cfg_path, &["near_dedup.treshold=0.9".into()]).expect_err("unknown").to_string();
         assert!(err.contains("(with --set) `treshold`") && err.contains("did you mean `threshold`?"), "{err}");
+    }
+
+    #[test]
+    fn relative_paths_resolve_against_the_config_folder_without_dot_dot() {
+        assert_eq!(lexical_join(Path::new("configs"), Path::new("../assets/a.jsonl")), PathBuf::from("assets/a.jsonl"));
+        assert_eq!(lexical_join(Path::new(""), Path::new("a.jsonl")), PathBuf::from("a.jsonl"));
+        assert_eq!(lexical_join(Path::new("../x"), Path::new("../../y")), PathBuf::from("../../y"));
     }
 
     #[test]
