@@ -326,6 +326,24 @@ mod tests {
     }
 
     #[test]
+    fn broken_parquet_and_truncated_gzip_errors_name_the_file() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let pq = dir.path().join("bad.parquet");
+        std::fs::write(&pq, b"PAR1 this is not parquet").expect("write");
+        let err = RowReader::open(&pq).err().expect("refused").to_string();
+        assert!(err.contains("bad.parquet") && err.contains("not a readable Parquet file"), "{err}");
+
+        let gz = dir.path().join("cut.jsonl.gz");
+        let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        enc.write_all("{\"text\":\"x\"}\n".repeat(1000).as_bytes()).expect("write");
+        let bytes = enc.finish().expect("finish");
+        std::fs::write(&gz, &bytes[..bytes.len() / 2]).expect("write");
+        let result: Result<Vec<Row>> = RowReader::open(&gz).expect("opens").collect();
+        let err = result.expect_err("truncated").to_string();
+        assert!(err.contains("cut.jsonl.gz"), "{err}");
+    }
+
+    #[test]
     fn unknown_extension_error_names_file_and_accepted_types() {
         let err = Container::from_path(Path::new("data/x.csv"))
             .expect_err("csv is refused")

@@ -367,6 +367,35 @@ impl PrepConfig {
         Ok(cfg)
     }
 
+    /// A config without a file (`whet data prep --input A --input B --out DIR`): the given
+    /// files as sources (format detected), default normalisation and structure checks, PII
+    /// redaction of every type, exact and MinHash dedup, 90/5/5 hash splits, malformed lines to
+    /// rejects. `--set` overrides apply as with a file.
+    pub fn from_inputs(inputs: &[PathBuf], out_dir: &Path, overrides: &[String]) -> Result<Self> {
+        let origin = Path::new("(command line)");
+        let mut doc = toml::Table::new();
+        doc.insert("out_dir".into(), toml::Value::String(out_dir.display().to_string()));
+        doc.insert("on_error".into(), toml::Value::String("skip".into()));
+        let mut sources = Vec::new();
+        for (i, p) in inputs.iter().enumerate() {
+            let stem = p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| format!("input{i}"));
+            let mut t = toml::Table::new();
+            t.insert("name".into(), toml::Value::String(format!("{i}:{stem}")));
+            t.insert("path".into(), toml::Value::String(p.display().to_string()));
+            sources.push(toml::Value::Table(t));
+        }
+        doc.insert("sources".into(), toml::Value::Array(sources));
+        for section in ["pii", "exact_dedup", "near_dedup"] {
+            doc.insert(section.into(), toml::Value::Table(toml::Table::new()));
+        }
+        for o in overrides {
+            apply_override(&mut doc, o, origin)?;
+        }
+        let cfg: PrepConfig = toml::Value::Table(doc).try_into().map_err(|e: toml::de::Error| toml_error(&e, "", origin))?;
+        cfg.validate(origin)?;
+        Ok(cfg)
+    }
+
     /// Parses TOML text; `path` is only used in error messages.
     pub fn parse(text: &str, path: &Path) -> Result<Self> {
         toml::from_str(text).map_err(|e| toml_error(&e, text, path))
@@ -665,6 +694,18 @@ mod tests {
         assert_eq!(lexical_join(Path::new("configs"), Path::new("../assets/a.jsonl")), PathBuf::from("assets/a.jsonl"));
         assert_eq!(lexical_join(Path::new(""), Path::new("a.jsonl")), PathBuf::from("a.jsonl"));
         assert_eq!(lexical_join(Path::new("../x"), Path::new("../../y")), PathBuf::from("../../y"));
+    }
+
+    #[test]
+    fn inputs_without_a_config_file_make_a_valid_default_config() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let a = dir.path().join("a.jsonl");
+        std::fs::write(&a, "{\"text\":\"a\"}\n").expect("write");
+        let cfg = PrepConfig::from_inputs(&[a.clone(), a], &dir.path().join("out"), &["seed=3".into()]).expect("valid");
+        assert_eq!(cfg.sources.len(), 2);
+        assert_ne!(cfg.sources[0].name, cfg.sources[1].name);
+        assert!(cfg.pii.is_some() && cfg.exact_dedup.is_some() && cfg.near_dedup.is_some());
+        assert_eq!((cfg.seed, cfg.on_error), (3, OnError::Skip));
     }
 
     #[test]
