@@ -304,6 +304,8 @@ pub struct Split {
     pub stratify_by: Option<String>,
     /// Write the train split as k fold files instead of one file (0 = off).
     pub kfold: usize,
+    /// Also write each split as Parquet (`train.parquet`, ...).
+    pub parquet: bool,
 }
 
 impl Default for Split {
@@ -314,6 +316,7 @@ impl Default for Split {
             test: 0.05,
             stratify_by: None,
             kfold: 0,
+            parquet: false,
         }
     }
 }
