@@ -11,10 +11,18 @@ use whet_data::prep::pipeline::{self, Shard, Summary};
 
 #[derive(Debug, clap::Subcommand)]
 pub enum DataCommand {
-    /// Clean, deduplicate, redact, filter, audit and split a dataset as CONFIG says.
+    /// Clean, deduplicate, redact, filter, audit and split a dataset as CONFIG says (or, without
+    /// a config, the --input files with default steps into --out).
     Prep {
         /// The prep config (TOML); see configs/prep.toml.
-        config: PathBuf,
+        #[arg(required_unless_present = "input", conflicts_with = "input")]
+        config: Option<PathBuf>,
+        /// Without a config: an input file (repeatable); default steps apply.
+        #[arg(long, requires = "out")]
+        input: Vec<PathBuf>,
+        /// Without a config: the output folder.
+        #[arg(long)]
+        out: Option<PathBuf>,
         /// Process only slice I of N (records with index mod N = I); finish with `whet data merge`.
         #[arg(long, value_name = "I/N")]
         shard: Option<String>,
@@ -48,9 +56,14 @@ pub enum DataCommand {
 
 pub fn run(cmd: DataCommand) -> Result<()> {
     match cmd {
-        DataCommand::Prep { config, shard, threads, set } => {
+        DataCommand::Prep { config, input, out, shard, threads, set } => {
             set_threads(threads)?;
-            let cfg = PrepConfig::load_with_overrides(&config, &set)?;
+            let (cfg, config) = match (config, out) {
+                (Some(c), _) => (PrepConfig::load_with_overrides(&c, &set)?, c),
+                (None, Some(_)) if shard.is_some() => bail!("--shard needs a CONFIG file: `whet data merge` reads the same config"),
+                (None, Some(out)) => (PrepConfig::from_inputs(&input, &out, &set)?, PathBuf::from("--input")),
+                (None, None) => bail!("give a CONFIG file, or --input FILE ... --out DIR"),
+            };
             let bar = progress_bar();
             let tick = |n: u64| bar.set_position(n);
             match shard {

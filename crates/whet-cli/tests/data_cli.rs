@@ -106,6 +106,19 @@ fn inspect_profiles_a_file_without_writing() {
 }
 
 #[test]
+fn prep_without_a_config_runs_default_steps_on_the_inputs() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let sample = repo().join("assets/prep/sample_chats.jsonl");
+    let out = dir.path().join("out");
+    let o = whet(&["data", "prep", "--input", sample.to_str().expect("utf8"), "--out", out.to_str().expect("utf8")]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).expect("report")).expect("json");
+    assert_eq!(report["identity"]["holds"], true);
+    assert_eq!(report["stats"]["pii_redacted"]["email"], 1);
+}
+
+#[test]
 fn bad_shard_argument_is_refused() {
     let out = whet(&["data", "prep", "configs/prep.toml", "--shard", "2/2"]);
     assert!(!out.status.success());

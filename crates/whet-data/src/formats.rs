@@ -118,7 +118,8 @@ pub fn parse(format: Format, mut obj: Map<String, Value>) -> Result<Parsed, Stri
         f => f,
     };
     let record = match format {
-        Format::Auto => unreachable_auto()?,
+        // Resolved above; kept as an error rather than a panic.
+        Format::Auto => return Err("internal: record format was not resolved".into()),
         Format::Messages => Record::Chat {
             messages: messages(take(&mut obj, "messages")?, "messages", "role", "content")?,
         },
@@ -214,10 +215,6 @@ pub fn parse(format: Format, mut obj: Map<String, Value>) -> Result<Parsed, Stri
         record,
         extras: obj,
     })
-}
-
-fn unreachable_auto() -> Result<Record, String> {
-    Err("internal: format was not resolved".into())
 }
 
 fn take(obj: &mut Map<String, Value>, key: &str) -> Result<Value, String> {

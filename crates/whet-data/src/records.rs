@@ -11,7 +11,7 @@
 //! map-typed columns that do not convert to JSON objects.
 
 use std::fs::File;
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value};
@@ -260,7 +260,7 @@ pub fn read_all_objects(path: &Path) -> Result<Vec<(u64, Map<String, Value>)>> {
     Ok(out)
 }
 
-/// Reads a file fully into memory as bytes (used by `inspect` for size figures).
+/// A file's size in bytes (for `inspect`).
 pub fn file_len(path: &Path) -> Result<u64> {
     std::fs::metadata(path)
         .map(|m| m.len())
@@ -269,9 +269,6 @@ pub fn file_len(path: &Path) -> Result<u64> {
             err: source,
         })
 }
-
-#[allow(dead_code)]
-fn _assert_send<R: Read + Send>() {}
 
 #[cfg(test)]
 mod tests {
@@ -326,6 +323,24 @@ mod tests {
     fn invalid_utf8_line_is_malformed_not_fatal() {
         let payload = parse_line(b"{\"text\":\"\xff\"}");
         assert!(matches!(payload, Payload::Malformed { ref message, .. } if message.contains("UTF-8")));
+    }
+
+    #[test]
+    fn broken_parquet_and_truncated_gzip_errors_name_the_file() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let pq = dir.path().join("bad.parquet");
+        std::fs::write(&pq, b"PAR1 this is not parquet").expect("write");
+        let err = RowReader::open(&pq).err().expect("refused").to_string();
+        assert!(err.contains("bad.parquet") && err.contains("not a readable Parquet file"), "{err}");
+
+        let gz = dir.path().join("cut.jsonl.gz");
+        let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        enc.write_all("{\"text\":\"x\"}\n".repeat(1000).as_bytes()).expect("write");
+        let bytes = enc.finish().expect("finish");
+        std::fs::write(&gz, &bytes[..bytes.len() / 2]).expect("write");
+        let result: Result<Vec<Row>> = RowReader::open(&gz).expect("opens").collect();
+        let err = result.expect_err("truncated").to_string();
+        assert!(err.contains("cut.jsonl.gz"), "{err}");
     }
 
     #[test]

@@ -168,7 +168,7 @@ fn stratified_split_and_kfold_write_exact_strata_and_fold_files() {
     std::fs::write(dir.path().join("d.jsonl"), lines.join("\n")).expect("write");
     std::fs::write(
         dir.path().join("p.toml"),
-        "out_dir = \"out\"\n[[sources]]\nname = \"d\"\npath = \"d.jsonl\"\n[split]\ntrain = 0.8\nvalid = 0.1\ntest = 0.1\nstratify_by = \"category\"\nkfold = 3\n",
+        "out_dir = \"out\"\n[[sources]]\nname = \"d\"\npath = \"d.jsonl\"\n[split]\ntrain = 0.8\nvalid = 0.1\ntest = 0.1\nstratify_by = \"category\"\nkfold = 3\nparquet = true\n",
     )
     .expect("write");
     let cfg = PrepConfig::load(&dir.path().join("p.toml")).expect("config");
@@ -180,6 +180,11 @@ fn stratified_split_and_kfold_write_exact_strata_and_fold_files() {
     assert_eq!((count("test.jsonl", "common"), count("valid.jsonl", "common")), (15, 15));
     let folds: usize = (0..3).map(|f| read(&out.join(format!("train.fold-{f}.jsonl"))).lines().count()).sum();
     assert_eq!(folds, 160);
+    for f in ["train.fold-0.parquet", "valid.parquet", "test.parquet"] {
+        assert!(out.join(f).exists(), "{f}");
+    }
+    let valid = whet_data::records::read_all_objects(&out.join("valid.parquet")).expect("parquet reads back");
+    assert_eq!(valid.len(), 20);
     assert_eq!(s.stats.splits["train"].folds.iter().sum::<u64>(), 160);
     assert!(!out.join("train.jsonl").exists());
     // Running again without k-fold replaces the fold files with train.jsonl.
@@ -187,4 +192,5 @@ fn stratified_split_and_kfold_write_exact_strata_and_fold_files() {
     plain.split.kfold = 0;
     pipeline::run(&plain, &|_| {}).expect("plain run");
     assert!(out.join("train.jsonl").exists() && !out.join("train.fold-0.jsonl").exists());
+    assert!(out.join("train.parquet").exists() && !out.join("train.fold-0.parquet").exists());
 }

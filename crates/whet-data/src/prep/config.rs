@@ -304,6 +304,8 @@ pub struct Split {
     pub stratify_by: Option<String>,
     /// Write the train split as k fold files instead of one file (0 = off).
     pub kfold: usize,
+    /// Also write each split as Parquet (`train.parquet`, ...).
+    pub parquet: bool,
 }
 
 impl Default for Split {
@@ -314,6 +316,7 @@ impl Default for Split {
             test: 0.05,
             stratify_by: None,
             kfold: 0,
+            parquet: false,
         }
     }
 }
@@ -367,6 +370,35 @@ impl PrepConfig {
         Ok(cfg)
     }
 
+    /// A config without a file (`whet data prep --input A --input B --out DIR`): the given
+    /// files as sources (format detected), default normalisation and structure checks, PII
+    /// redaction of every type, exact and MinHash dedup, 90/5/5 hash splits, malformed lines to
+    /// rejects. `--set` overrides apply as with a file.
+    pub fn from_inputs(inputs: &[PathBuf], out_dir: &Path, overrides: &[String]) -> Result<Self> {
+        let origin = Path::new("(command line)");
+        let mut doc = toml::Table::new();
+        doc.insert("out_dir".into(), toml::Value::String(out_dir.display().to_string()));
+        doc.insert("on_error".into(), toml::Value::String("skip".into()));
+        let mut sources = Vec::new();
+        for (i, p) in inputs.iter().enumerate() {
+            let stem = p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| format!("input{i}"));
+            let mut t = toml::Table::new();
+            t.insert("name".into(), toml::Value::String(format!("{i}:{stem}")));
+            t.insert("path".into(), toml::Value::String(p.display().to_string()));
+            sources.push(toml::Value::Table(t));
+        }
+        doc.insert("sources".into(), toml::Value::Array(sources));
+        for section in ["pii", "exact_dedup", "near_dedup"] {
+            doc.insert(section.into(), toml::Value::Table(toml::Table::new()));
+        }
+        for o in overrides {
+            apply_override(&mut doc, o, origin)?;
+        }
+        let cfg: PrepConfig = toml::Value::Table(doc).try_into().map_err(|e: toml::de::Error| toml_error(&e, "", origin))?;
+        cfg.validate(origin)?;
+        Ok(cfg)
+    }
+
     /// Parses TOML text; `path` is only used in error messages.
     pub fn parse(text: &str, path: &Path) -> Result<Self> {
         toml::from_str(text).map_err(|e| toml_error(&e, text, path))
@@ -375,7 +407,7 @@ impl PrepConfig {
     fn resolve_paths(&mut self, base: &Path) {
         let fix = |p: &mut PathBuf| {
             if p.is_relative() {
-                *p = base.join(&*p);
+                *p = lexical_join(base, p);
             }
         };
         fix(&mut self.out_dir);
@@ -500,6 +532,26 @@ impl PrepConfig {
         }
         Ok(())
     }
+}
+
+/// `base/rel` with `.` and `name/..` pairs removed, without touching the file system
+/// (`configs/../assets/x` → `assets/x`), so paths in reports read cleanly.
+fn lexical_join(base: &Path, rel: &Path) -> PathBuf {
+    use std::path::Component;
+    let mut out = PathBuf::new();
+    for c in base.join(rel).components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir if matches!(out.components().next_back(), Some(Component::Normal(_))) => {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    if out.as_os_str().is_empty() {
+        out.push(".");
+    }
+    out
 }
 
 /// Sets `a.b.c = value` in a TOML table, creating tables on the way.
@@ -638,6 +690,25 @@ mod tests {
         assert_eq!(cfg.language.as_ref().map(|l| l.keep.clone()), Some(vec!["deu".to_string()]));
         let err = PrepConfig::load_with_overrides(&cfg_path, &["near_dedup.treshold=0.9".into()]).expect_err("unknown").to_string();
         assert!(err.contains("(with --set) `treshold`") && err.contains("did you mean `threshold`?"), "{err}");
+    }
+
+    #[test]
+    fn relative_paths_resolve_against_the_config_folder_without_dot_dot() {
+        assert_eq!(lexical_join(Path::new("configs"), Path::new("../assets/a.jsonl")), PathBuf::from("assets/a.jsonl"));
+        assert_eq!(lexical_join(Path::new(""), Path::new("a.jsonl")), PathBuf::from("a.jsonl"));
+        assert_eq!(lexical_join(Path::new("../x"), Path::new("../../y")), PathBuf::from("../../y"));
+    }
+
+    #[test]
+    fn inputs_without_a_config_file_make_a_valid_default_config() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let a = dir.path().join("a.jsonl");
+        std::fs::write(&a, "{\"text\":\"a\"}\n").expect("write");
+        let cfg = PrepConfig::from_inputs(&[a.clone(), a], &dir.path().join("out"), &["seed=3".into()]).expect("valid");
+        assert_eq!(cfg.sources.len(), 2);
+        assert_ne!(cfg.sources[0].name, cfg.sources[1].name);
+        assert!(cfg.pii.is_some() && cfg.exact_dedup.is_some() && cfg.near_dedup.is_some());
+        assert_eq!((cfg.seed, cfg.on_error), (3, OnError::Skip));
     }
 
     #[test]

@@ -16,6 +16,7 @@ pub mod inspect;
 pub mod language;
 pub mod minhash;
 pub mod normalize;
+pub mod parquet_export;
 pub mod pii;
 pub mod pipeline;
 pub mod policy;

@@ -342,11 +342,15 @@ impl Outputs {
 
     fn commit(self) -> Result<Vec<PathBuf>> {
         // A previous run's split files that this run does not write (train.jsonl after a k-fold
-        // run, or fold files after a plain one) would read as part of this run: remove them.
+        // run, fold files after a plain one, Parquet copies, which are rewritten after this when
+        // asked for) would read as part of this run: remove them.
         if let Ok(entries) = std::fs::read_dir(&self.dir) {
             for e in entries.flatten() {
                 let name = e.file_name().to_string_lossy().into_owned();
-                let split_file = name == "train.jsonl" || (name.starts_with("train.fold-") && name.ends_with(".jsonl"));
+                let stem = name.strip_suffix(".jsonl").or_else(|| name.strip_suffix(".parquet"));
+                let split_file = stem.is_some_and(|s| s == "train" || s.starts_with("train.fold-"))
+                    || name == "valid.parquet"
+                    || name == "test.parquet";
                 if split_file && !self.partial.iter().any(|(_, fin)| fin.file_name() == Some(e.file_name().as_os_str())) {
                     std::fs::remove_file(e.path()).map_err(|err| Error::Io { path: e.path(), err })?;
                 }
@@ -656,7 +660,22 @@ impl<'p> Run<'p> {
         });
         self.out.write_file("run.json", &serde_json::to_string_pretty(&run).unwrap_or_default())?;
         let out_dir = self.out.dir.clone();
-        let files = self.out.commit()?;
+        let mut files = self.out.commit()?;
+        if cfg.split.parquet {
+            let splits: Vec<PathBuf> = files
+                .iter()
+                .filter(|f| {
+                    let n = f.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+                    n.ends_with(".jsonl") && (n.starts_with("train") || n == "valid.jsonl" || n == "test.jsonl")
+                })
+                .cloned()
+                .collect();
+            for f in splits {
+                if let Some(p) = super::parquet_export::jsonl_to_parquet(&f)? {
+                    files.push(p);
+                }
+            }
+        }
         let _ = std::fs::remove_file(&tmp_path);
         Ok(Summary { out_dir, stats: self.stats, files })
     }
