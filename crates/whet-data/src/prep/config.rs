@@ -122,6 +122,9 @@ pub struct Structure {
     pub max_tokens: Option<usize>,
     /// A Hugging Face `tokenizer.json` for `max_tokens`.
     pub tokenizer: Option<PathBuf>,
+    /// A chat template every chat and preference record must render through: a built-in name
+    /// (`chatml`, `llama3`) or a Jinja file. Records it refuses are dropped with its message.
+    pub chat_template: Option<String>,
 }
 
 impl Default for Structure {
@@ -132,6 +135,7 @@ impl Default for Structure {
             require_assistant: true,
             max_tokens: None,
             tokenizer: None,
+            chat_template: None,
         }
     }
 }
@@ -416,6 +420,12 @@ impl PrepConfig {
         }
         if let Some(t) = &mut self.structure.tokenizer {
             fix(t);
+        }
+        if let Some(t) = &mut self.structure.chat_template {
+            let candidate = lexical_join(base, Path::new(t.as_str()));
+            if Path::new(t.as_str()).is_relative() && candidate.is_file() {
+                *t = candidate.display().to_string();
+            }
         }
         if let Some(p) = &mut self.policy {
             fix(&mut p.file);

@@ -8,17 +8,19 @@
 //! - preference: non-empty prompt, chosen and rejected; chosen differs from rejected.
 //! - with `max_tokens` and `tokenizer`: the token count of all text (no special tokens) is at
 //!   most `max_tokens`.
-//!
-//! Not checked here yet: that the record renders through a given chat template (that belongs
-//! with the chat-template module of whet-data and is wired in when it lands).
+//! - with `chat_template`: a chat (or a preference pair's prompt with each answer) renders
+//!   through the template, as training will render it; the template's own error (for example a
+//!   `raise_exception` on an unexpected role) is the reason.
 
 use super::config::Structure;
+use crate::chat_template::{ChatTemplate, RenderOptions};
 use crate::formats::{Message, Record};
 use crate::{Error, Result};
 
 pub struct StructureChecker {
     cfg: Structure,
     tokenizer: Option<tokenizers::Tokenizer>,
+    template: Option<ChatTemplate>,
 }
 
 impl StructureChecker {
@@ -32,7 +34,16 @@ impl StructureChecker {
             })?),
             _ => None,
         };
-        Ok(StructureChecker { cfg: cfg.clone(), tokenizer })
+        let template = match &cfg.chat_template {
+            Some(choice) => Some(ChatTemplate::from_choice(choice).map_err(|e| Error::Config {
+                path: std::path::PathBuf::from(choice),
+                location: String::new(),
+                key: "structure.chat_template".into(),
+                message: e.to_string(),
+            })?),
+            None => None,
+        };
+        Ok(StructureChecker { cfg: cfg.clone(), tokenizer, template })
     }
 
     /// `Some((check, reason))` when the record is not usable.
@@ -64,6 +75,23 @@ impl StructureChecker {
         };
         if r.is_some() {
             return r;
+        }
+        if let Some(template) = &self.template {
+            let conversations: Vec<Vec<&Message>> = match record {
+                Record::Chat { messages } => vec![messages.iter().collect()],
+                Record::Preference { prompt, chosen, rejected, .. } => vec![
+                    prompt.iter().chain(chosen).collect(),
+                    prompt.iter().chain(rejected).collect(),
+                ],
+                Record::Text { .. } => Vec::new(),
+            };
+            for conversation in conversations {
+                let messages: Vec<serde_json::Value> =
+                    conversation.iter().map(|m| serde_json::json!({"role": m.role, "content": m.content})).collect();
+                if let Err(e) = template.render(&messages, &RenderOptions::default()) {
+                    return Some(("chat_template", e.to_string()));
+                }
+            }
         }
         if let (Some(tok), Some(max)) = (&self.tokenizer, self.cfg.max_tokens) {
             let n = tok.encode(record.full_text(), false).map(|e| e.len()).unwrap_or(usize::MAX);
@@ -125,6 +153,32 @@ mod tests {
     fn alternating_chat_with_final_assistant_passes() {
         let c = StructureChecker::new(&Structure::default()).expect("builds");
         assert_eq!(c.check(&chat(&[("system", "s"), ("user", "q"), ("assistant", "a")])), None);
+    }
+
+    #[test]
+    fn records_the_chat_template_refuses_fail_with_its_message() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("strict.jinja");
+        std::fs::write(
+            &path,
+            "{% for m in messages %}{% if m.role == 'tool' %}{{ raise_exception('tool turns are not supported') }}{% endif %}{{ m.content }}{% endfor %}",
+        )
+        .expect("write template");
+        let cfg = Structure { chat_template: Some(path.display().to_string()), ..Structure::default() };
+        let c = StructureChecker::new(&cfg).expect("loads template");
+        let msg = |role: &str, content: &str| Message { role: role.into(), content: content.into() };
+        let ok = Record::Chat { messages: vec![msg("user", "hi"), msg("assistant", "hello")] };
+        assert_eq!(c.check(&ok), None);
+        let bad = Record::Chat {
+            messages: vec![msg("user", "hi"), msg("assistant", "calling"), msg("tool", "42"), msg("assistant", "done")],
+        };
+        let (check, reason) = c.check(&bad).expect("refused");
+        assert_eq!(check, "chat_template");
+        assert!(reason.contains("tool turns are not supported"), "{reason}");
+        // An unknown template name is a config error naming the key.
+        let cfg = Structure { chat_template: Some("vicuna".into()), ..Structure::default() };
+        let err = StructureChecker::new(&cfg).err().expect("refused").to_string();
+        assert!(err.contains("structure.chat_template") && err.contains("vicuna"), "{err}");
     }
 
     #[test]
