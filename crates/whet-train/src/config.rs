@@ -196,9 +196,10 @@ impl TrainConfig {
 
     /// Makes relative paths relative to `base`, the config file's directory.
     fn resolve_paths(&mut self, base: &Path) {
+        use whet_data::prep::config::lexical_join;
         let join = |p: &mut PathBuf| {
             if p.is_relative() {
-                *p = base.join(&*p);
+                *p = lexical_join(base, p);
             }
         };
         join(&mut self.output_dir);
@@ -207,12 +208,12 @@ impl TrainConfig {
             join(v);
         }
         if let Some(t) = &self.data.chat_template {
-            let candidate = base.join(t);
+            let candidate = lexical_join(base, Path::new(t));
             if Path::new(t).is_relative() && candidate.is_file() {
                 self.data.chat_template = Some(candidate.display().to_string());
             }
         }
-        let model = base.join(&self.model);
+        let model = lexical_join(base, Path::new(&self.model));
         if Path::new(&self.model).is_relative() && model.is_dir() {
             self.model = model.display().to_string();
         }

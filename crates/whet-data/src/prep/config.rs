@@ -546,7 +546,7 @@ impl PrepConfig {
 
 /// `base/rel` with `.` and `name/..` pairs removed, without touching the file system
 /// (`configs/../assets/x` → `assets/x`), so paths in reports read cleanly.
-fn lexical_join(base: &Path, rel: &Path) -> PathBuf {
+pub fn lexical_join(base: &Path, rel: &Path) -> PathBuf {
     use std::path::Component;
     let mut out = PathBuf::new();
     for c in base.join(rel).components() {
