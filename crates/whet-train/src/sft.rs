@@ -241,7 +241,10 @@ fn validation_split(
     }
     let Some(fraction) = cfg.data.valid_fraction else { return Ok((train, Vec::new(), None)) };
     let n_valid = ((train.len() as f64 * fraction).round() as usize).clamp(1, train.len().saturating_sub(1).max(1));
-    let held: std::collections::HashSet<usize> = epoch_order(train.len(), cfg.seed ^ 0x5EED_0F_7A11D, 0).into_iter().take(n_valid).collect();
+    // A permutation from a seed of its own, so the held-out choice does not repeat epoch 0's order.
+    const HOLDOUT_SALT: u64 = 0x5EED_0F_7A11D;
+    let held: std::collections::HashSet<usize> =
+        epoch_order(train.len(), cfg.seed ^ HOLDOUT_SALT, 0).into_iter().take(n_valid).collect();
     let (mut kept, mut valid) = (Vec::new(), Vec::new());
     for (i, ex) in train.into_iter().enumerate() {
         if held.contains(&i) { valid.push(ex) } else { kept.push(ex) }
