@@ -209,3 +209,40 @@ fn tokenizer_train_writes_a_tokenizer_whet_loads() {
     let err = fails(whet(&["tokenizer", "train", "--data", s(&setup.path("train.jsonl")), "--out", s(&out)]));
     assert!(err.contains("not empty"), "{err}");
 }
+
+#[test]
+fn cpt_from_random_init_learns_and_writes_a_loadable_model() {
+    let setup = Setup::new();
+    let text: Vec<String> = (0..24).map(|i| serde_json::json!({"text": format!("{} {}", QA[i % 4].0, QA[i % 4].1)}).to_string()).collect();
+    std::fs::write(setup.path("text.jsonl"), text.join("\n")).unwrap();
+    // A model directory with only config.json and tokenizer files: no weights to read.
+    let fresh = setup.path("fresh");
+    std::fs::create_dir_all(&fresh).unwrap();
+    let golden = root().join("tests/golden/models/llama");
+    let mut cfg: Value = serde_json::from_str(&std::fs::read_to_string(golden.join("config.json")).unwrap()).unwrap();
+    cfg["initializer_range"] = 0.02.into();
+    std::fs::write(fresh.join("config.json"), cfg.to_string()).unwrap();
+    for f in ["tokenizer.json", "tokenizer_config.json"] {
+        std::fs::copy(golden.join(f), fresh.join(f)).unwrap();
+    }
+    let config = setup.config("scratch", "[train]\nepochs = 4\nmicro_batch_size = 4\nlr = 3e-3\nwarmup_steps = 2\n");
+    let t = std::fs::read_to_string(&config).unwrap()
+        .replace(&golden.display().to_string(), &fresh.display().to_string())
+        .replace("method = \"sft\"", "method = \"cpt\"\ninit = \"random\"")
+        .replace("train.jsonl", "text.jsonl")
+        .replace("valid.jsonl", "text.jsonl");
+    std::fs::write(&config, t).unwrap();
+    ok(whet(&["train", s(&config), "--quiet"]));
+    let losses = step_losses(&setup.path("scratch"));
+    let (first, last) = (losses[0].1, losses[losses.len() - 1].1);
+    // A fresh model starts near ln(vocab) = ln(512) ≈ 6.24 and learns the repeated sentences.
+    assert!((first - 512f64.ln()).abs() < 0.5, "first loss {first}");
+    assert!(last < first - 1.5, "loss {first} -> {last}");
+    let model = setup.path("scratch/model");
+    ok(whet(&["score", "--model", s(&model), "--data", s(&setup.path("text.jsonl"))]));
+    let run: Value = serde_json::from_str(&std::fs::read_to_string(setup.path("scratch/run.json")).unwrap()).unwrap();
+    assert_eq!(run["init"], "random");
+    // LoRA on a random model is refused up front.
+    let err = fails(whet(&["train", s(&config), "--quiet", "--set", "lora.r=4", "--set", &format!("output_dir=\"{}\"", setup.path("x").display())]));
+    assert!(err.contains("init = \"random\"") && err.contains("[lora]"), "{err}");
+}

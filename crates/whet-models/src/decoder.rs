@@ -122,6 +122,17 @@ impl CausalLm {
         Ok(model)
     }
 
+    /// A freshly initialised model with the `config.json` of `dir` (weights there, if any, are
+    /// not read): for pretraining from scratch. `config.json`'s `initializer_range` (default
+    /// 0.02) is the std; the same seed gives the same weights.
+    pub fn init_random(dir: &Path, seed: u64, device: &Device) -> Result<Self> {
+        let config = read_config(dir)?;
+        let hf = HfConfig::read(&dir.join("config.json"))?;
+        let std = hf.opt_f64("initializer_range")?.unwrap_or(0.02) as f32;
+        let mut w = Weights::random(dir, std, seed, DType::F32, device);
+        Self::from_weights(config, &mut w)
+    }
+
     /// Builds the model from already opened weights.
     pub fn from_weights(config: DecoderConfig, w: &mut Weights) -> Result<Self> {
         let (v, h) = (config.vocab_size, config.hidden_size);

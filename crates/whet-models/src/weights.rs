@@ -4,6 +4,11 @@
 //! Every tensor is looked up by its checkpoint key and checked against the shape the config
 //! implies; keys the model never asked for are reported by [`Weights::finish`], so a checkpoint
 //! that does not match its `config.json` fails loudly instead of loading half a model.
+//!
+//! [`Weights::random`] is the other source: freshly initialised weights for pretraining from
+//! scratch, as transformers' `LlamaPreTrainedModel._init_weights` makes them (normal with std
+//! `initializer_range` for projections and embeddings, ones for norms, zeros for biases), drawn
+//! from a seeded generator in the order the model asks for them.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs::File;
@@ -39,6 +44,8 @@ pub struct Weights {
     used: BTreeSet<String>,
     dtype: DType,
     device: Device,
+    /// Set for [`Weights::random`]: the generator and the std of the normal init.
+    random: Option<(rand::rngs::StdRng, f32)>,
 }
 
 /// Maps a file read-only.
@@ -96,7 +103,23 @@ impl Weights {
             used: BTreeSet::new(),
             dtype,
             device: device.clone(),
+            random: None,
         })
+    }
+
+    /// Freshly initialised weights (see the module doc) for a model described by the
+    /// `config.json` in `dir`.
+    pub fn random(dir: &Path, initializer_range: f32, seed: u64, dtype: DType, device: &Device) -> Self {
+        use rand::SeedableRng;
+        Self {
+            dir: dir.to_path_buf(),
+            shards: Vec::new(),
+            entries: BTreeMap::new(),
+            used: BTreeSet::new(),
+            dtype,
+            device: device.clone(),
+            random: Some((rand::rngs::StdRng::seed_from_u64(seed), initializer_range)),
+        }
     }
 
     /// The dtype tensors are converted to.
@@ -120,6 +143,19 @@ impl Weights {
 
     /// Reads tensor `key`, which must have `shape`, converted to `dtype`.
     pub fn get_as(&mut self, key: &str, shape: &[usize], dtype: DType) -> Result<Tensor> {
+        if let Some((rng, std)) = &mut self.random {
+            use rand_distr::{Distribution, Normal};
+            let n: usize = shape.iter().product();
+            let values: Vec<f32> = if key.ends_with("norm.weight") {
+                vec![1.0; n]
+            } else if key.ends_with(".bias") {
+                vec![0.0; n]
+            } else {
+                let normal = Normal::new(0.0f32, *std).map_err(|e| Error::Generation(format!("initializer_range: {e}")))?;
+                (0..n).map(|_| normal.sample(rng)).collect()
+            };
+            return Ok(Tensor::from_vec(values, shape, &self.device)?.to_dtype(dtype)?);
+        }
         let Some(entry) = self.entries.get(key) else {
             return Err(Error::MissingTensor {
                 dir: self.dir.clone(),

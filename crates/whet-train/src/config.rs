@@ -35,6 +35,10 @@ pub struct TrainConfig {
     pub method: Method,
     /// Base model directory or Hub id.
     pub model: String,
+    /// `pretrained` (load `model`'s weights) or `random`: a fresh model with `model`'s
+    /// `config.json` and tokenizer, for pretraining from scratch (full training only).
+    #[serde(default)]
+    pub init: Init,
     /// Where the run directory is created.
     pub output_dir: PathBuf,
     #[serde(default = "default_seed")]
@@ -45,6 +49,14 @@ pub struct TrainConfig {
     pub lora: Option<LoraSection>,
     #[serde(default)]
     pub train: TrainSection,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Init {
+    #[default]
+    Pretrained,
+    Random,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -238,6 +250,9 @@ impl TrainConfig {
         }
         if !["auto", "messages", "sharegpt", "alpaca", "text"].contains(&self.data.format.as_str()) {
             return Err(format!("`data.format` is `{}`; use auto, messages, sharegpt, alpaca or text", self.data.format));
+        }
+        if self.init == Init::Random && self.lora.is_some() {
+            return Err("`init = \"random\"` trains every weight; remove the [lora] section (LoRA adapts pretrained weights)".into());
         }
         if let Some(l) = &self.lora {
             if l.r == 0 {

@@ -8,7 +8,9 @@
 //! statistics), `metrics.jsonl`, `tensorboard/` (event files), `checkpoints/`, the result (`adapter/` in PEFT's layout with the
 //! tokenizer files and chat template used, or `model/`), and `summary.json`.
 //!
-//! Not yet: a loss-curve PNG; training from random initialisation;
+//! With `init = "random"` the model starts from fresh weights (pretraining from scratch).
+//!
+//! Not yet: a loss-curve PNG;
 //! LoRA dropout; bf16/f16 training (weights are trained in f32).
 
 use std::path::{Path, PathBuf};
@@ -24,7 +26,7 @@ use crate::accumulate::accumulate_gradients;
 use crate::adamw::{AdamW, AdamWConfig};
 use crate::batching::{epoch_order, micro_batches};
 use crate::checkpoint::{checkpoints, load_checkpoint, save_checkpoint, TrainState};
-use crate::config::TrainConfig;
+use crate::config::{Init, TrainConfig};
 use crate::dataset::{load_examples, DatasetStats};
 use crate::error::{Error, Result};
 use crate::grad_clip::clip_grad_norm;
@@ -70,7 +72,10 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary> {
     let cfg = &opts.config;
     let run_dir = cfg.output_dir.clone();
     prepare_run_dir(&run_dir, opts.resume)?;
-    let mut model = CausalLm::load(&opts.model_dir, DType::F32, &Device::Cpu)?;
+    let mut model = match cfg.init {
+        Init::Pretrained => CausalLm::load(&opts.model_dir, DType::F32, &Device::Cpu)?,
+        Init::Random => CausalLm::init_random(&opts.model_dir, cfg.seed, &Device::Cpu)?,
+    };
     let mut tok = ModelTokenizer::load(&opts.model_dir).map_err(Error::Data)?;
     if let Some(choice) = &cfg.data.chat_template {
         tok.set_chat_template(ChatTemplate::from_choice(choice).map_err(Error::Data)?);
@@ -291,6 +296,7 @@ fn write_run_files(dir: &Path, opts: &RunOptions, train: &DatasetStats, valid: O
         "method": cfg.method.name(),
         "base_model": cfg.model,
         "base_model_dir": opts.model_dir,
+        "init": cfg.init,
         "seed": cfg.seed,
         "data": data,
         "train_stats": train,
