@@ -28,6 +28,7 @@ pub fn init_adapter(model: &mut CausalLm, config: &LoraConfig, seed: u64) -> Res
             a: Tensor::from_vec(a, (r, in_dim), &Device::Cpu)?,
             b: Tensor::zeros((out_dim, r), candle_core::DType::F32, &Device::Cpu)?,
             scale: config.scale(r),
+            dropout: None,
         });
         targeted.push(module);
     }

@@ -101,6 +101,7 @@ pub fn load_adapter(model: &mut CausalLm, dir: &Path) -> Result<LoraConfig> {
             a: a.to_dtype(DType::F32)?,
             b: b.to_dtype(DType::F32)?,
             scale: config.scale(r),
+            dropout: None,
         });
     }
     Ok(config)

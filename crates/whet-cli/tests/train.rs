@@ -136,6 +136,35 @@ fn stopping_and_resuming_reproduces_the_uninterrupted_losses() {
 }
 
 #[test]
+fn lora_dropout_changes_training_and_still_resumes_exactly() {
+    let setup = Setup::new();
+    let with_dropout = format!("{}", LORA_TRAIN.replace("alpha = 16\n", "alpha = 16\ndropout = 0.1\n"));
+    let plain = setup.config("plain", LORA_TRAIN);
+    let straight = setup.config("straight", &with_dropout);
+    let split = setup.config("split", &with_dropout);
+    ok(whet(&["train", s(&plain), "--quiet"]));
+    ok(whet(&["train", s(&straight), "--quiet"]));
+    ok(whet(&["train", s(&split), "--quiet", "--stop-after", "5"]));
+    ok(whet(&["train", s(&split), "--quiet", "--resume"]));
+    let (p, a, b) = (step_losses(&setup.path("plain")), step_losses(&setup.path("straight")), step_losses(&setup.path("split")));
+    // Step 1 trains from B = 0, so dropout shows from step 2 on.
+    assert!(p.iter().zip(&a).skip(1).any(|(x, y)| (x.1 - y.1).abs() > 1e-4), "dropout changed nothing");
+    assert_eq!(a.len(), b.len());
+    for ((step, la), (_, lb)) in a.iter().zip(&b) {
+        assert!((la - lb).abs() < 1e-9, "step {step}: {la} vs {lb}");
+    }
+    // Evaluation never drops: scoring the final adapter gives the run's last validation loss.
+    let summary: Value = serde_json::from_str(&std::fs::read_to_string(setup.path("straight/summary.json")).unwrap()).unwrap();
+    let model = root().join("tests/golden/models/llama");
+    let report: Value = serde_json::from_str(&ok(whet(&[
+        "score", "--model", s(&model), "--adapter", s(&setup.path("straight/adapter")), "--data", s(&setup.path("valid.jsonl")), "--json",
+    ])))
+    .unwrap();
+    let scored = report["nll"].as_f64().unwrap() / report["n_tokens"].as_f64().unwrap();
+    assert!((summary["final_valid_loss"].as_f64().unwrap() - scored).abs() < 1e-4);
+}
+
+#[test]
 fn full_fine_tuning_writes_a_model_whet_can_load() {
     let setup = Setup::new();
     let config = setup.config("full", "[train]\nmax_steps = 3\nmicro_batch_size = 4\nlr = 1e-3\n");

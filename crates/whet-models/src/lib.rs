@@ -30,4 +30,4 @@ pub use error::{Error, Result};
 pub use generation::{generate, FinishReason, Generated, GenerationParams, Sampler, SamplingParams};
 pub use generation_config::GenerationConfig;
 pub use kv_cache::KvCache;
-pub use proj::{Lora, Proj};
+pub use proj::{DropoutState, Lora, LoraDropout, Proj};

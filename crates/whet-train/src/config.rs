@@ -258,8 +258,8 @@ impl TrainConfig {
             if l.r == 0 {
                 return Err("`lora.r` must be at least 1".into());
             }
-            if l.dropout != 0.0 {
-                return Err("`lora.dropout` other than 0 is not supported yet (whet keeps every random draw seeded and resumable, and LoRA dropout is not wired to that yet)".into());
+            if !(0.0..1.0).contains(&l.dropout) {
+                return Err(format!("`lora.dropout` must be in [0, 1), got {}", l.dropout));
             }
         }
         Ok(())

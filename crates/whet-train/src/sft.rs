@@ -10,17 +10,17 @@
 //!
 //! With `init = "random"` the model starts from fresh weights (pretraining from scratch).
 //!
-//! Not yet: a loss-curve PNG;
-//! LoRA dropout; bf16/f16 training (weights are trained in f32).
+//! Not yet: a loss-curve PNG; bf16/f16 training (weights are trained in f32).
 
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use candle_core::{DType, Device};
 use serde_json::json;
 use sha2::{Digest, Sha256};
 use whet_data::{ChatTemplate, ModelTokenizer, Tokenized};
-use whet_models::CausalLm;
+use whet_models::{CausalLm, DropoutState, LoraDropout};
 
 use crate::accumulate::accumulate_gradients;
 use crate::adamw::{AdamW, AdamWConfig};
@@ -90,9 +90,18 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary> {
         .unwrap_or(0);
 
     let lora = cfg.lora_config().map_err(|m| Error::Config { path: run_dir.join("config.toml"), message: m })?;
+    // One dropout generator for every adapter, reseeded each step (see `LoraDropout`).
+    let dropout = Arc::new(Mutex::new(DropoutState::new(cfg.seed)));
     let params = match &lora {
         Some(lc) => {
             whet_adapter::init_adapter(&mut model, lc, cfg.seed)?;
+            if lc.lora_dropout > 0.0 {
+                for (_, proj) in model.projections_mut() {
+                    if let Some(l) = &mut proj.lora {
+                        l.dropout = Some(LoraDropout { p: lc.lora_dropout as f32, state: dropout.clone() });
+                    }
+                }
+            }
             lora_params(&mut model, cfg.train.weight_decay)?
         }
         None => full_params(&mut model, cfg.train.weight_decay)?,
@@ -128,7 +137,10 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary> {
             let chunk = &batches[state.micro_batch..end];
             let lr = learning_rate(t, state.step, total);
             let step_start = Instant::now();
-            let (loss, n_targets, mut grads) = accumulate_gradients(&model, &params, chunk)?;
+            set_dropout(&dropout, Some(cfg.seed ^ (state.step as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)));
+            let result = accumulate_gradients(&model, &params, chunk);
+            set_dropout(&dropout, None);
+            let (loss, n_targets, mut grads) = result?;
             let grad_norm = clip_grad_norm(&mut grads, if t.max_grad_norm > 0.0 { t.max_grad_norm } else { f64::INFINITY })?;
             let finite = loss.is_finite() && grad_norm.is_finite();
             if finite {
@@ -209,6 +221,15 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary> {
     let path = run_dir.join("summary.json");
     std::fs::write(&path, serde_json::to_string_pretty(&s).unwrap_or_default()).map_err(|source| Error::Io { path, source })?;
     Ok(s)
+}
+
+/// Switches LoRA dropout on with a generator seeded by `seed`, or off with `None`.
+fn set_dropout(state: &Mutex<DropoutState>, seed: Option<u64>) {
+    let mut s = state.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    match seed {
+        Some(seed) => *s = DropoutState { active: true, ..DropoutState::new(seed) },
+        None => s.active = false,
+    }
 }
 
 /// Mean loss per target token over `examples`, in fixed order, without updating anything.
