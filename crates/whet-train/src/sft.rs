@@ -119,6 +119,8 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary> {
         write_run_files(&run_dir, opts, &train_stats, valid_stats.as_ref())?;
     }
     let rows = cfg.train.micro_batch_size;
+    // With packing, rows depend on record order, so shuffled epochs may pack a row more or less
+    // than this count (taken in file order); the schedule's length is fixed from it all the same.
     let micro_per_epoch = micro_batches(&train, &(0..train.len()).collect::<Vec<_>>(), rows, cfg.data.max_seq_len, cfg.data.packing, pad_id).len();
     let steps_per_epoch = micro_per_epoch.div_ceil(t.grad_accum);
     let total = t.max_steps.unwrap_or(t.epochs * steps_per_epoch).max(1);
