@@ -23,8 +23,11 @@ use crate::rms_norm::RmsNorm;
 use crate::rope::{Rope, RopeAngles};
 use crate::weights::Weights;
 
+/// Reads one architecture's HF config.
+type ConfigReader = fn(&HfConfig) -> Result<DecoderConfig>;
+
 /// The model types whet can load, with the function reading each one's config.
-const ARCHITECTURES: &[(&str, fn(&HfConfig) -> Result<DecoderConfig>)] = &[
+const ARCHITECTURES: &[(&str, ConfigReader)] = &[
     ("llama", crate::llama::config),
     ("mistral", crate::mistral::config),
     ("qwen2", crate::qwen2::config),

@@ -9,10 +9,16 @@ use whet_data::Tokenized;
 
 use crate::loss::Batch;
 
+/// A seed for the `n`-th use of the run's seed (epoch, step), multiplied by 2⁶⁴/φ so nearby
+/// values give unrelated generators.
+pub fn derive_seed(seed: u64, n: u64) -> u64 {
+    seed.wrapping_add(n).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+}
+
 /// The example order of `epoch`: a permutation seeded by the run's seed and the epoch.
 pub fn epoch_order(n: usize, seed: u64, epoch: usize) -> Vec<usize> {
     let mut order: Vec<usize> = (0..n).collect();
-    let mut rng = StdRng::seed_from_u64(seed.wrapping_add(epoch as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+    let mut rng = StdRng::seed_from_u64(derive_seed(seed, epoch as u64));
     order.shuffle(&mut rng);
     order
 }

@@ -24,7 +24,7 @@ use whet_models::{CausalLm, DropoutState, LoraDropout};
 
 use crate::accumulate::accumulate_gradients;
 use crate::adamw::{AdamW, AdamWConfig};
-use crate::batching::{epoch_order, micro_batches};
+use crate::batching::{derive_seed, epoch_order, micro_batches};
 use crate::checkpoint::{checkpoints, load_checkpoint, save_checkpoint, TrainState};
 use crate::config::{Init, TrainConfig};
 use crate::dataset::{load_examples, DatasetStats};
@@ -139,7 +139,7 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary> {
             let chunk = &batches[state.micro_batch..end];
             let lr = learning_rate(t, state.step, total);
             let step_start = Instant::now();
-            set_dropout(&dropout, Some(cfg.seed ^ (state.step as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)));
+            set_dropout(&dropout, Some(derive_seed(cfg.seed ^ DROPOUT_SALT, state.step as u64)));
             let result = accumulate_gradients(&model, &params, chunk);
             set_dropout(&dropout, None);
             let (loss, n_targets, mut grads) = result?;
@@ -225,6 +225,9 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary> {
     Ok(s)
 }
 
+/// Keeps LoRA dropout's generators apart from the batch order's.
+const DROPOUT_SALT: u64 = 0x0D50_0D50;
+
 /// Switches LoRA dropout on with a generator seeded by `seed`, or off with `None`.
 fn set_dropout(state: &Mutex<DropoutState>, seed: Option<u64>) {
     let mut s = state.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
@@ -270,7 +273,7 @@ fn validation_split(
     let Some(fraction) = cfg.data.valid_fraction else { return Ok((train, Vec::new(), None)) };
     let n_valid = ((train.len() as f64 * fraction).round() as usize).clamp(1, train.len().saturating_sub(1).max(1));
     // A permutation from a seed of its own, so the held-out choice does not repeat epoch 0's order.
-    const HOLDOUT_SALT: u64 = 0x5EED_0F_7A11D;
+    const HOLDOUT_SALT: u64 = 0x0005_EED0_F7A1;
     let held: std::collections::HashSet<usize> =
         epoch_order(train.len(), cfg.seed ^ HOLDOUT_SALT, 0).into_iter().take(n_valid).collect();
     let (mut kept, mut valid) = (Vec::new(), Vec::new());
