@@ -140,17 +140,13 @@ fn drop_null_keys(message: &serde_json::Value) -> serde_json::Value {
 }
 
 fn template_error(origin: &str, e: &minijinja::Error) -> Error {
-    let mut message = match e.kind() {
-        ErrorKind::InvalidOperation if e.name().is_none() || e.detail().is_some() => {
-            e.detail().map(str::to_string).unwrap_or_else(|| e.to_string())
-        }
+    // `raise_exception` is an invalid operation carrying the template author's message: show
+    // that message and where it was raised. Other errors print their own location.
+    let message = match (e.kind(), e.detail(), e.line()) {
+        (ErrorKind::InvalidOperation, Some(detail), Some(line)) => format!("{detail} (template line {line})"),
+        (ErrorKind::InvalidOperation, Some(detail), None) => detail.to_string(),
         _ => e.to_string(),
     };
-    if let Some(line) = e.line() {
-        if !message.contains("line") {
-            message = format!("{message} (template line {line})");
-        }
-    }
     Error::Template {
         origin: origin.to_string(),
         message,
