@@ -30,9 +30,13 @@ pub fn accumulate_gradients(
         let store = (ce_sum / n_tokens as f64)?.backward()?;
         for p in params {
             if let Some(g) = store.get(p.var.as_tensor()) {
+                // candle records ops on gradients too (they are computed from tracked weights):
+                // without `detach`, the optimiser's moments would keep every step's forward graph
+                // alive and memory would grow by the activations of each step.
+                let g = g.detach();
                 let total = match grads.remove(&p.name) {
                     Some(acc) => (acc + g)?,
-                    None => g.clone(),
+                    None => g,
                 };
                 grads.insert(p.name.clone(), total);
             }

@@ -142,6 +142,9 @@ fn every_trainable_parameter_receives_a_gradient() {
             let grad = grads.get(&p.name).unwrap_or_else(|| panic!("{} received no gradient", p.name));
             let norm = grad.sqr().unwrap().sum_all().unwrap().to_scalar::<f32>().unwrap();
             assert!(norm > 0.0, "{}: zero gradient", p.name);
+            // A gradient that still records its ops would keep the step's graph alive in the
+            // optimiser's moments: memory grows by a step's activations every step.
+            assert!(!grad.track_op(), "{}: gradient is not detached from the graph", p.name);
         }
     }
 }
