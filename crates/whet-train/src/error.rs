@@ -20,6 +20,8 @@ pub enum Error {
     RunDir { path: std::path::PathBuf, message: String },
     #[error("optimizer: {0}")]
     Optimizer(String),
+    #[error("drawing the loss curve: {0}")]
+    Plot(String),
     #[error("batch: {0}")]
     Batch(String),
     #[error(transparent)]

@@ -11,6 +11,7 @@ pub mod dataset;
 pub mod error;
 pub mod grad_clip;
 pub mod loss;
+pub mod loss_curve;
 pub mod metrics;
 pub mod schedule;
 pub mod sft;

@@ -5,12 +5,13 @@
 //!
 //! A run directory holds everything needed to reproduce and inspect the run: `config.toml` (the
 //! resolved config), `run.json` (whet version, base model, dataset hashes, seed, dataset
-//! statistics), `metrics.jsonl`, `tensorboard/` (event files), `checkpoints/`, the result (`adapter/` in PEFT's layout with the
-//! tokenizer files and chat template used, or `model/`), and `summary.json`.
+//! statistics), `metrics.jsonl`, `tensorboard/` (event files), `loss.png`, `checkpoints/`, the
+//! result (`adapter/` in PEFT's layout with the tokenizer files and chat template used, or
+//! `model/`), and `summary.json`.
 //!
 //! With `init = "random"` the model starts from fresh weights (pretraining from scratch).
 //!
-//! Not yet: a loss-curve PNG; bf16/f16 training (weights are trained in f32).
+//! Not yet: bf16/f16 training (weights are trained in f32).
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -28,6 +29,7 @@ use crate::batching::{derive_seed, epoch_order, micro_batches};
 use crate::checkpoint::{checkpoints, load_checkpoint, save_checkpoint, TrainState};
 use crate::config::{Init, TrainConfig};
 use crate::dataset::{load_examples, DatasetStats};
+use crate::loss_curve::{write_loss_png, LossSeries};
 use crate::error::{Error, Result};
 use crate::grad_clip::clip_grad_norm;
 use crate::loss::cross_entropy_sum;
@@ -185,6 +187,7 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary> {
             }
             if opts.stop_after == Some(state.step) && state.step < total {
                 save_checkpoint(&run_dir, &params, &opt, &state, t.keep_checkpoints)?;
+                plot_losses(&run_dir, cfg)?;
                 bar.finish_and_clear();
                 return Ok(summary(&run_dir, None, &state, total, last_loss, last_valid, stopped_early, train_stats, valid_stats, tokens_seen, started));
             }
@@ -219,10 +222,18 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary> {
             dir
         }
     };
+    plot_losses(&run_dir, cfg)?;
     let s = summary(&run_dir, Some(output), &state, total, last_loss, last_valid, stopped_early, train_stats, valid_stats, tokens_seen, started);
     let path = run_dir.join("summary.json");
     std::fs::write(&path, serde_json::to_string_pretty(&s).unwrap_or_default()).map_err(|source| Error::Io { path, source })?;
     Ok(s)
+}
+
+/// Draws `loss.png` from everything `metrics.jsonl` holds (all segments of a resumed run).
+fn plot_losses(run_dir: &Path, cfg: &TrainConfig) -> Result<()> {
+    let series = LossSeries::from_metrics(&run_dir.join("metrics.jsonl"))?;
+    let name = run_dir.file_name().map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+    write_loss_png(&series, &format!("{} {name}", cfg.method.name()), &run_dir.join("loss.png"))
 }
 
 /// Keeps LoRA dropout's generators apart from the batch order's.
