@@ -10,14 +10,25 @@ use crate::corpus::DEFAULT_DOCUMENTS;
 /// The seed used when `--seed` is not given.
 pub const DEFAULT_SEED: u64 = 42;
 
-pub const USAGE: &str = "\
+/// The two usage lines.
+pub const SYNOPSIS: &str = "\
 usage: whet-assetgen corpus --out FILE [--documents N] [--seed S]
-       whet-assetgen domain --out DIR [--seed S]
+       whet-assetgen domain --out DIR [--seed S]";
 
-  corpus   write the tiny base model's English pretraining corpus as JSONL ({\"text\": ...} per
-           line); default 36000 documents (about 12 MB), seed 42
-  domain   write the quickstart demo's fine-tuning set (train/valid/test.jsonl) into DIR
-  --out    must not exist, or be empty (an empty file for corpus, an empty directory for domain)";
+/// The synopsis with what the commands and flags do.
+pub fn usage() -> String {
+    format!(
+        "{SYNOPSIS}
+
+  corpus   write the tiny base model's English pretraining corpus as JSONL, one {{\"text\": ...}}
+           per line (default {DEFAULT_DOCUMENTS} documents, about 12 MB)
+  domain   write the quickstart demo's fine-tuning set into DIR: train.jsonl, valid.jsonl and
+           test.jsonl
+  --out    must not exist or must be empty (an empty file for corpus, an empty directory for
+           domain); nothing is overwritten
+  --seed   default {DEFAULT_SEED}; the same arguments always give the same bytes"
+    )
+}
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Command {
@@ -48,10 +59,8 @@ pub fn parse(args: &[String]) -> Result<Command> {
         if matches!(flag, "-h" | "--help") {
             return Ok(Command::Help);
         }
-        let known = match (sub.as_str(), flag) {
-            (_, "--out" | "--seed") | ("corpus", "--documents") => true,
-            _ => false,
-        };
+        let known =
+            matches!((sub.as_str(), flag), (_, "--out" | "--seed") | ("corpus", "--documents"));
         if !known {
             bail!("unknown argument `{arg}` for `{sub}`");
         }

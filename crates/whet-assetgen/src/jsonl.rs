@@ -34,7 +34,13 @@ mod tests {
 
     #[test]
     fn matches_serde_json() {
-        for s in ["plain", "quote \" and \\ slash /", "lines\nand\ttabs\r", "\u{1}\u{8}\u{c}\u{1f}", "<|im_start|>user\nHi<|im_end|>\n"] {
+        for s in [
+            "plain",
+            "quote \" and \\ slash /",
+            "lines\nand\ttabs\r",
+            "\u{1}\u{8}\u{c}\u{1f}",
+            "<|im_start|>user\nHi<|im_end|>\n",
+        ] {
             assert_eq!(string(s), serde_json::to_string(s).unwrap(), "{s:?}");
         }
     }

@@ -25,21 +25,21 @@ use std::time::Instant;
 
 use anyhow::{Context, Result};
 
-use args::{Command, USAGE};
+use args::Command;
 
 fn main() -> ExitCode {
     let argv: Vec<String> = std::env::args().skip(1).collect();
     let command = match args::parse(&argv) {
         Ok(c) => c,
         Err(e) => {
-            eprintln!("error: {e:#}\n\n{USAGE}");
+            eprintln!("error: {e:#}\n\n{}", args::usage());
             return ExitCode::from(2);
         }
     };
     match run(command) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {e:#}\n\n{}", args::SYNOPSIS);
             ExitCode::FAILURE
         }
     }
@@ -48,7 +48,7 @@ fn main() -> ExitCode {
 fn run(command: Command) -> Result<()> {
     let start = Instant::now();
     match command {
-        Command::Help => println!("{USAGE}"),
+        Command::Help => println!("{}", args::usage()),
         Command::Corpus { out, documents, seed } => {
             output::check_file(&out)?;
             let file = File::create(&out).with_context(|| format!("creating {}", out.display()))?;
@@ -62,7 +62,8 @@ fn run(command: Command) -> Result<()> {
                 .map(|(k, n)| format!("{} {n}", k.name()))
                 .collect();
             println!(
-                "wrote {} documents, {} words, {} bytes of text ({} bytes of JSONL) to {} in {} ms (seed {seed})",
+                "wrote {} documents, {} words, {} bytes of text ({} bytes of JSONL) to {} \
+                 in {} ms (seed {seed})",
                 stats.documents,
                 stats.words,
                 stats.text_bytes,

@@ -22,8 +22,10 @@ const ONSETS: &[&str] = &[
     "Ma", "Lo", "Ta", "Ri", "Be", "No", "Sa", "Ka", "Te", "Da", "Vi", "Pe", "Lu", "Mi", "Ro", "Fe",
     "Ha", "Ji", "Ze", "Ne", "Bo", "Ga", "Wi", "Ya",
 ];
-const FEMALE_ENDINGS: &[&str] = &["ra", "na", "la", "lie", "ssa", "ria", "nna", "sha", "ya", "line"];
-const MALE_ENDINGS: &[&str] = &["ron", "lan", "vin", "rek", "mon", "dric", "bert", "dan", "ko", "rik"];
+const FEMALE_ENDINGS: &[&str] =
+    &["ra", "na", "la", "lie", "ssa", "ria", "nna", "sha", "ya", "line"];
+const MALE_ENDINGS: &[&str] =
+    &["ron", "lan", "vin", "rek", "mon", "dric", "bert", "dan", "ko", "rik"];
 
 /// A character with a random gender.
 pub fn person(rng: &mut Rng) -> Person {

@@ -12,9 +12,14 @@ pub fn check_file(path: &Path) -> Result<()> {
     match fs::metadata(path) {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
         Err(e) => Err(e).with_context(|| format!("checking {}", path.display())),
-        Ok(m) if m.is_dir() => bail!("{} is a directory; `corpus --out` takes a file path", path.display()),
+        Ok(m) if m.is_dir() => {
+            bail!("{} is a directory; `corpus --out` takes a file path", path.display())
+        }
         Ok(m) if m.len() > 0 => {
-            bail!("{} already exists and is not empty; remove it or choose another path", path.display())
+            bail!(
+                "{} already exists and is not empty; remove it or choose another path",
+                path.display()
+            )
         }
         Ok(_) => Ok(()),
     }
@@ -28,12 +33,19 @@ pub fn prepare_dir(dir: &Path) -> Result<()> {
         }
         Err(e) => Err(e).with_context(|| format!("checking {}", dir.display())),
         Ok(m) if !m.is_dir() => {
-            bail!("{} exists and is not a directory; `domain --out` takes a directory", dir.display())
+            bail!(
+                "{} exists and is not a directory; `domain --out` takes a directory",
+                dir.display()
+            )
         }
         Ok(_) => {
-            let mut entries = fs::read_dir(dir).with_context(|| format!("reading {}", dir.display()))?;
+            let mut entries =
+                fs::read_dir(dir).with_context(|| format!("reading {}", dir.display()))?;
             if entries.next().is_some() {
-                bail!("{} already exists and is not empty; remove it or choose another path", dir.display());
+                bail!(
+                    "{} already exists and is not empty; remove it or choose another path",
+                    dir.display()
+                );
             }
             Ok(())
         }

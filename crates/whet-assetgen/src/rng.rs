@@ -85,7 +85,7 @@ impl Rng {
 
     /// `pick` for tables of strings, returning the string itself.
     pub fn pick_str(&mut self, items: &[&'static str]) -> &'static str {
-        *self.pick(items)
+        items[self.index(items.len())]
     }
 
     /// An index chosen with probability proportional to its weight (weights not all zero).

@@ -1,7 +1,7 @@
-//! Chat transcripts in whet's built-in `chatml` template (`<|im_start|>{role}\n{content}<|im_end|>\n`
-//! per message), so the pretrained base model already knows the format its quickstart
-//! fine-tuning will use: an optional system message, then one to three user questions about the
-//! corpus's world, each answered correctly and briefly.
+//! Chat transcripts in whet's built-in `chatml` template, one
+//! `<|im_start|>{role}\n{content}<|im_end|>\n` per message, so the pretrained base model already
+//! knows the format its quickstart fine-tuning will use: an optional system message, then one to
+//! three user questions about the corpus's world, each answered correctly and briefly.
 
 use super::qa::{self, Setting};
 use crate::rng::Rng;
@@ -88,7 +88,7 @@ mod tests {
                 .map(|m| m.split('\n').next().unwrap_or(""))
                 .collect();
             let body: &[&str] = if roles[0] == "system" { &roles[1..] } else { &roles };
-            assert!(!body.is_empty() && body.len() <= 6 && body.len() % 2 == 0, "{t}");
+            assert!(!body.is_empty() && body.len() <= 6 && body.len().is_multiple_of(2), "{t}");
             for pair in body.chunks(2) {
                 assert_eq!(pair, ["user", "assistant"], "{t}");
             }

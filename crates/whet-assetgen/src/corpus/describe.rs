@@ -7,8 +7,8 @@ use super::story::FREE_COLOURS;
 use crate::names;
 use crate::rng::Rng;
 use crate::text::{a, cap, join_and, num, Vars};
-use crate::world::{Animal, COLOURED, DAYS, JOBS, SEASONS};
 use crate::world;
+use crate::world::{Animal, COLOURED, DAYS, JOBS, SEASONS};
 
 pub fn generate(rng: &mut Rng) -> String {
     let kinds: &[fn(&mut Rng) -> String] = &[room, market, town, nature];
@@ -114,8 +114,17 @@ fn room(rng: &mut Rng) -> String {
 
 /// Market goods whose colour is a world fact.
 const MARKET_GOODS: &[&str] = &[
-    "tomatoes", "strawberries", "cherries", "bananas", "lemons", "carrots", "oranges", "pumpkins",
-    "limes", "plums", "blueberries",
+    "tomatoes",
+    "strawberries",
+    "cherries",
+    "bananas",
+    "lemons",
+    "carrots",
+    "oranges",
+    "pumpkins",
+    "limes",
+    "plums",
+    "blueberries",
 ];
 
 fn market(rng: &mut Rng) -> String {
@@ -157,8 +166,15 @@ fn market(rng: &mut Rng) -> String {
 }
 
 const PLACES_IN_TOWN: &[&str] = &[
-    "a school", "a library", "a bakery", "a post office", "a small hospital", "a fire station",
-    "a market", "a park", "a church",
+    "a school",
+    "a library",
+    "a bakery",
+    "a post office",
+    "a small hospital",
+    "a fire station",
+    "a market",
+    "a park",
+    "a church",
 ];
 
 fn town(rng: &mut Rng) -> String {
@@ -185,7 +201,15 @@ fn town(rng: &mut Rng) -> String {
         .set("location", location)
         .set("people", num(people))
         .set("places", join_and(&places))
-        .set("square", *rng.pick(&["a fountain", "an old clock tower", "a big oak tree", "a statue of a horse"]))
+        .set(
+            "square",
+            *rng.pick(&[
+                "a fountain",
+                "an old clock tower",
+                "a big oak tree",
+                "a statue of a horse",
+            ]),
+        )
         .set("jobs", join_and(&jobs.iter().map(|j| j.pl).collect::<Vec<_>>()))
         .set("season", SEASONS[season_i].name)
         .set("festival", festival);
@@ -201,7 +225,10 @@ fn town(rng: &mut Rng) -> String {
     rng.shuffle(&mut middle[1..]);
     let keep = rng.range(3, middle.len() as u32) as usize;
     out.extend(middle.into_iter().take(keep));
-    out.push(v.sentence(rng.pick_str(&["{Town} is a quiet and friendly place.", "people say that {Town} is a good place to live."])));
+    out.push(v.sentence(rng.pick_str(&[
+        "{Town} is a quiet and friendly place.",
+        "people say that {Town} is a good place to live.",
+    ])));
     out.join(" ")
 }
 
@@ -211,27 +238,50 @@ fn nature(rng: &mut Rng) -> String {
         (
             "the forest",
             &["the forest is dark and quiet.", "the forest is full of tall trees."],
-            &["tall trees grow close together, and their trunks are brown.", "the ground is soft with moss and old leaves.", "a small path winds between the trees."],
+            &[
+                "tall trees grow close together, and their trunks are brown.",
+                "the ground is soft with moss and old leaves.",
+                "a small path winds between the trees.",
+            ],
         ),
         (
             "the pond",
             &["the pond is small and still.", "there is a pond at the bottom of the field."],
-            &["reeds grow along the edge of the water.", "the water is clear and cool.", "a wooden bench stands beside the pond."],
+            &[
+                "reeds grow along the edge of the water.",
+                "the water is clear and cool.",
+                "a wooden bench stands beside the pond.",
+            ],
         ),
         (
             "the garden",
             &["the garden is full of flowers.", "behind the house there is a large garden."],
-            &["there are roses by the wall and vegetables in neat rows.", "an apple tree stands in the corner.", "a path of flat stones leads to the gate."],
+            &[
+                "there are roses by the wall and vegetables in neat rows.",
+                "an apple tree stands in the corner.",
+                "a path of flat stones leads to the gate.",
+            ],
         ),
         (
             "the farm",
-            &["the farm lies at the end of a long road.", "the farm has a big red barn and green fields."],
-            &["a tractor stands in the yard.", "the fields are full of wheat.", "a farmer is mending a fence."],
+            &[
+                "the farm lies at the end of a long road.",
+                "the farm has a big red barn and green fields.",
+            ],
+            &[
+                "a tractor stands in the yard.",
+                "the fields are full of wheat.",
+                "a farmer is mending a fence.",
+            ],
         ),
         (
             "the field",
             &["the field is wide and green.", "beyond the village there is a wide field."],
-            &["long grass moves in the wind.", "a stone wall runs along one side.", "wild flowers grow near the path."],
+            &[
+                "long grass moves in the wind.",
+                "a stone wall runs along one side.",
+                "wild flowers grow near the path.",
+            ],
         ),
     ];
     let (place, intro, scenery) = *rng.pick(SCENES);

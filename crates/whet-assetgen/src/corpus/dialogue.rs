@@ -58,20 +58,39 @@ fn plans(rng: &mut Rng, t: &mut Talk, x: &str, y: &str) {
         ("the farm", "buy some eggs from the farmer"),
     ];
     let &(place, goal) = rng.pick(PLANS);
-    t.narrate(rng.pick_str(&["{A} met {B} in the street one {time}.", "one {time}, {A} saw {B} outside {his} house."]));
+    t.narrate(rng.pick_str(&[
+        "{A} met {B} in the street one {time}.",
+        "one {time}, {A} saw {B} outside {his} house.",
+    ]));
     t.line(x, "asked", &format!("Where are you going, {y}?"));
     t.line(y, reply_verb(rng), &format!("I am going to {place} to {goal}."));
     if rng.chance(1, 2) {
         t.line(x, "asked", "Can I come with you?");
-        t.line(y, reply_verb(rng), rng.pick_str(&[
-            "Yes, of course. Let us go together.",
-            "Yes, but bring your umbrella, because it is going to rain.",
-            "Yes, please. It is more fun with a friend.",
-        ]));
+        t.line(
+            y,
+            reply_verb(rng),
+            rng.pick_str(&[
+                "Yes, of course. Let us go together.",
+                "Yes, but bring your umbrella, because it is going to rain.",
+                "Yes, please. It is more fun with a friend.",
+            ]),
+        );
         t.narrate(&format!("So {{A}} and {{B}} went to {place} together."));
     } else {
-        t.line(x, "said", rng.pick_str(&["Have a nice time!", "Good luck, and see you later.", "I went there yesterday. It was very busy."]));
-        t.line(y, reply_verb(rng), rng.pick_str(&["Thank you. See you tomorrow.", "Thanks! Goodbye."]));
+        t.line(
+            x,
+            "said",
+            rng.pick_str(&[
+                "Have a nice time!",
+                "Good luck, and see you later.",
+                "I went there yesterday. It was very busy.",
+            ]),
+        );
+        t.line(
+            y,
+            reply_verb(rng),
+            rng.pick_str(&["Thank you. See you tomorrow.", "Thanks! Goodbye."]),
+        );
     }
 }
 
@@ -91,7 +110,16 @@ fn quiz(rng: &mut Rng, t: &mut Talk, x: &str, y: &str) {
         t.line(asker, verb, &q.question);
         t.line(answerer, reply_verb(rng), &q.answer);
         if rng.chance(1, 2) {
-            t.line(asker, "said", rng.pick_str(&["Thank you. I did not know that.", "That is right!", "Good. I thought so.", "Oh, I see."]));
+            t.line(
+                asker,
+                "said",
+                rng.pick_str(&[
+                    "Thank you. I did not know that.",
+                    "That is right!",
+                    "Good. I thought so.",
+                    "Oh, I see.",
+                ]),
+            );
         }
     }
 }
@@ -102,24 +130,50 @@ fn favourite_season(rng: &mut Rng, t: &mut Talk, x: &str, y: &str) {
     let (s, o) = (&SEASONS[i], &SEASONS[j]);
     t.narrate("{A} and {B} were talking about the seasons.");
     t.line(x, "asked", "What is your favourite season?");
-    t.line(y, reply_verb(rng), &format!("My favourite season is {}, because the weather is {}.", s.name, s.weather));
+    t.line(
+        y,
+        reply_verb(rng),
+        &format!("My favourite season is {}, because the weather is {}.", s.name, s.weather),
+    );
     t.line(x, "said", &format!("I like {} best. In {}, I like to {}.", o.name, o.name, o.activity));
     if rng.chance(1, 2) {
         t.line(y, "asked", &format!("Which months are in {}?", o.name));
-        t.line(x, reply_verb(rng), &format!("The months of {} are {}, {} and {}.", o.name, o.months[0], o.months[1], o.months[2]));
+        t.line(
+            x,
+            reply_verb(rng),
+            &format!(
+                "The months of {} are {}, {} and {}.",
+                o.name, o.months[0], o.months[1], o.months[2]
+            ),
+        );
     }
 }
 
 fn future_job(rng: &mut Rng, t: &mut Talk, x: &str, y: &str) {
     let job = rng.pick(JOBS);
     let other = rng.pick(JOBS);
-    t.narrate(rng.pick_str(&["{A} and {B} were sitting on a wall in the sun.", "after school, {A} and {B} were talking."]));
+    t.narrate(rng.pick_str(&[
+        "{A} and {B} were sitting on a wall in the sun.",
+        "after school, {A} and {B} were talking.",
+    ]));
     t.line(x, "asked", "What do you want to be when you grow up?");
-    t.line(y, reply_verb(rng), &format!("I want to be {}. {} {}.", a(job.name), cap(&a(job.name)), job.does));
+    t.line(
+        y,
+        reply_verb(rng),
+        &format!("I want to be {}. {} {}.", a(job.name), cap(&a(job.name)), job.does),
+    );
     t.line(x, "said", "That sounds like a good job.");
     if other.name != job.name && rng.chance(2, 3) {
         t.line(y, "asked", "And what about you?");
-        t.line(x, reply_verb(rng), &format!("I would like to be {}, because I want to work {}.", a(other.name), other.place));
+        t.line(
+            x,
+            reply_verb(rng),
+            &format!(
+                "I would like to be {}, because I want to work {}.",
+                a(other.name),
+                other.place
+            ),
+        );
     }
 }
 
@@ -133,7 +187,10 @@ fn help(rng: &mut Rng, t: &mut Talk, x: &str, y: &str) {
     t.narrate("{A} knocked on {B}'s door.");
     t.line(x, "asked", &format!("Can you help me {thing}? {why}"));
     t.line(y, reply_verb(rng), "Yes, of course. I am happy to help.");
-    t.narrate(rng.pick_str(&["they worked together, and soon the job was done.", "it took a few minutes, but together they managed it."]));
+    t.narrate(rng.pick_str(&[
+        "they worked together, and soon the job was done.",
+        "it took a few minutes, but together they managed it.",
+    ]));
     t.line(x, "said", "Thank you for your help.");
     t.line(y, reply_verb(rng), "You are welcome. That is what friends are for.");
 }

@@ -31,7 +31,15 @@ impl Para<'_> {
 
 pub fn generate(rng: &mut Rng) -> String {
     let kinds: &[fn(&mut Rng) -> String] = &[
-        one_animal, animal_group, colours, food, jobs, seasons, calendar, numbers, shapes_and_time,
+        one_animal,
+        animal_group,
+        colours,
+        food,
+        jobs,
+        seasons,
+        calendar,
+        numbers,
+        shapes_and_time,
         words,
     ];
     let kind = kinds[rng.weighted(&[14, 6, 4, 5, 5, 5, 5, 7, 3, 4])];
@@ -52,11 +60,8 @@ const HOME: &[&str] = &[
     "where do {pl} live? They live {home}.",
     "most {pl} live {home}.",
 ];
-const SOUND: &[&str] = &[
-    "{a_sg} {sound_sg}.",
-    "{pl} {sound_pl}.",
-    "if you listen, you can hear {a_sg} {sound_pl}.",
-];
+const SOUND: &[&str] =
+    &["{a_sg} {sound_sg}.", "{pl} {sound_pl}.", "if you listen, you can hear {a_sg} {sound_pl}."];
 const LEGS: &[&str] = &["{a_sg} has {legs} legs.", "{pl} have {legs} legs."];
 const YOUNG: &[&str] = &[
     "a young {sg} is called {a_young}.",
@@ -81,7 +86,14 @@ fn one_animal(rng: &mut Rng) -> String {
     let mut v = animal_vars(x);
     v.set("place", x.place);
     let mut p = Para { v: &v, out: Vec::new() };
-    p.say_one(rng, &["let us learn about {pl}.", "this is a short text about {pl}.", "here are some facts about {pl}."]);
+    p.say_one(
+        rng,
+        &[
+            "let us learn about {pl}.",
+            "this is a short text about {pl}.",
+            "here are some facts about {pl}.",
+        ],
+    );
     let facts = animal_facts(rng, x, &v);
     let keep = rng.range(4, facts.len() as u32) as usize;
     p.out.extend(facts.into_iter().take(keep));
@@ -96,7 +108,13 @@ fn one_animal(rng: &mut Rng) -> String {
         p.out.push(cap(&format!("like {}, {} also eat {f}.", x.pl, y.pl)));
     }
     if rng.chance(1, 3) {
-        p.say_one(rng, &["if you visit {place}, you might see {a_sg}.", "many children like to read about {pl}."]);
+        p.say_one(
+            rng,
+            &[
+                "if you visit {place}, you might see {a_sg}.",
+                "many children like to read about {pl}.",
+            ],
+        );
     }
     p.out.join(" ")
 }
@@ -125,9 +143,12 @@ fn animal_group(rng: &mut Rng) -> String {
 }
 
 fn colours(rng: &mut Rng) -> String {
-    let mut out = vec![
-        (*rng.pick(&["Everything around us has a colour.", "Let us talk about colours.", "Many things have their own colour."])).to_string(),
-    ];
+    let mut out = vec![(*rng.pick(&[
+        "Everything around us has a colour.",
+        "Let us talk about colours.",
+        "Many things have their own colour.",
+    ]))
+    .to_string()];
     let n = rng.range(4, 8) as usize;
     for x in rng.sample(COLOURED, n) {
         let mut v = Vars::new();
@@ -146,7 +167,8 @@ fn colours(rng: &mut Rng) -> String {
     if rng.chance(1, 2) {
         let colours = world::colours_with_things();
         let c = *rng.pick(&colours);
-        let things: Vec<&str> = COLOURED.iter().filter(|x| x.colour == c).map(|x| x.thing).collect();
+        let things: Vec<&str> =
+            COLOURED.iter().filter(|x| x.colour == c).map(|x| x.thing).collect();
         let two = rng.sample(&things, 2);
         out.push(cap(&format!("both {} and {} are {c}.", two[0], two[1])));
     }
@@ -154,9 +176,12 @@ fn colours(rng: &mut Rng) -> String {
 }
 
 fn food(rng: &mut Rng) -> String {
-    let mut out = vec![
-        (*rng.pick(&["Our food comes from many places.", "Let us learn where our food comes from.", "Every day we eat many kinds of food."])).to_string(),
-    ];
+    let mut out = vec![(*rng.pick(&[
+        "Our food comes from many places.",
+        "Let us learn where our food comes from.",
+        "Every day we eat many kinds of food.",
+    ]))
+    .to_string()];
     let n = rng.range(2, 5) as usize;
     for d in rng.sample(DISHES, n) {
         let mut v = Vars::new();
@@ -179,7 +204,11 @@ fn food(rng: &mut Rng) -> String {
         v.set("name", x.name)
             .set("animal", x.animal)
             .set("come", if x.plural { "come" } else { "comes" });
-        let t = *rng.pick(&["{name} {come} from {animal}.", "{animal} give us {name}.", "we get {name} from {animal}."]);
+        let t = *rng.pick(&[
+            "{name} {come} from {animal}.",
+            "{animal} give us {name}.",
+            "we get {name} from {animal}.",
+        ]);
         out.push(v.sentence(t));
     }
     rng.shuffle(&mut out[1..]);
@@ -187,16 +216,27 @@ fn food(rng: &mut Rng) -> String {
 }
 
 fn jobs(rng: &mut Rng) -> String {
-    let mut out = vec![
-        (*rng.pick(&["People do many different jobs.", "Every town needs people who do different jobs.", "Let us learn about some jobs."])).to_string(),
-    ];
+    let mut out = vec![(*rng.pick(&[
+        "People do many different jobs.",
+        "Every town needs people who do different jobs.",
+        "Let us learn about some jobs.",
+    ]))
+    .to_string()];
     let n = rng.range(2, 4) as usize;
     for j in rng.sample(JOBS, n) {
         let v = job_vars(&j);
         let mut facts: Vec<&str> = vec![
-            *rng.pick(&["{a_job} {does}.", "{jobs} {does_pl}.", "a person who {does} is called {a_job}."]),
+            *rng.pick(&[
+                "{a_job} {does}.",
+                "{jobs} {does_pl}.",
+                "a person who {does} is called {a_job}.",
+            ]),
             *rng.pick(&["{a_job} works {place}.", "{a_job} usually works {place}."]),
-            *rng.pick(&["{a_job} uses {tool}.", "to do the job, {a_job} needs {tool}.", "{jobs} use {tool} at work."]),
+            *rng.pick(&[
+                "{a_job} uses {tool}.",
+                "to do the job, {a_job} needs {tool}.",
+                "{jobs} use {tool} at work.",
+            ]),
         ];
         let keep = rng.range(2, 3) as usize;
         // The duty first: it says what the job is.
@@ -222,23 +262,28 @@ fn season_vars(i: usize) -> Vars {
 }
 
 fn seasons(rng: &mut Rng) -> String {
-    let mut out = vec![
-        (*rng.pick(&[
-            "There are four seasons in a year: spring, summer, autumn and winter.",
-            "A year has four seasons. They are spring, summer, autumn and winter.",
-        ])).to_string(),
-    ];
+    let mut out = vec![(*rng.pick(&[
+        "There are four seasons in a year: spring, summer, autumn and winter.",
+        "A year has four seasons. They are spring, summer, autumn and winter.",
+    ]))
+    .to_string()];
     let all = rng.chance(1, 2);
     let order: Vec<usize> = if all { (0..4).collect() } else { vec![rng.index(4)] };
     for i in order {
         let v = season_vars(i);
         let mut p = Para { v: &v, out: Vec::new() };
-        p.say_one(rng, &[
-            "the months of {season} are {months}.",
-            "{months} are the months of {season}.",
-            "{season} lasts from {first} to {last}.",
-        ]);
-        p.say_one(rng, &["in {season}, the weather is {weather}.", "the weather in {season} is {weather}."]);
+        p.say_one(
+            rng,
+            &[
+                "the months of {season} are {months}.",
+                "{months} are the months of {season}.",
+                "{season} lasts from {first} to {last}.",
+            ],
+        );
+        p.say_one(
+            rng,
+            &["in {season}, the weather is {weather}.", "the weather in {season} is {weather}."],
+        );
         if !all || rng.chance(1, 2) {
             p.say_one(rng, &["in {season}, {events}.", "{season} is the time when {events}."]);
         }
@@ -263,22 +308,33 @@ fn calendar(rng: &mut Rng) -> String {
                 "the day before {day} is {prev}.",
             ]);
             let mut v = Vars::new();
-            v.set("day", DAYS[i]).set("ord", ordinal(i + 1)).set("next", DAYS[(i + 1) % 7]).set("prev", DAYS[(i + 6) % 7]);
+            v.set("day", DAYS[i])
+                .set("ord", ordinal(i + 1))
+                .set("next", DAYS[(i + 1) % 7])
+                .set("prev", DAYS[(i + 6) % 7]);
             out.push(v.sentence(t));
         }
-        out.push(cap(rng.pick_str(&["saturday and Sunday are the weekend.", "the weekend is Saturday and Sunday."])));
+        out.push(cap(rng.pick_str(&[
+            "saturday and Sunday are the weekend.",
+            "the weekend is Saturday and Sunday.",
+        ])));
         if rng.chance(1, 2) {
             out.push("Children go to school from Monday to Friday.".into());
         }
     } else {
-        out.push(cap(rng.pick_str(&["a year has twelve months.", "there are twelve months in a year."])));
+        out.push(cap(
+            rng.pick_str(&["a year has twelve months.", "there are twelve months in a year."])
+        ));
         let i0 = rng.index(12);
         for k in 0..rng.range(3, 5) as usize {
             let i = (i0 + k) % 12;
             let (m, days) = MONTHS[i];
             let mut v = Vars::new();
-            v.set("m", m).set("ord", ordinal(i + 1)).set("next", MONTHS[(i + 1) % 12].0)
-                .set("days", num(days)).set("season", world::season_of(m).name);
+            v.set("m", m)
+                .set("ord", ordinal(i + 1))
+                .set("next", MONTHS[(i + 1) % 12].0)
+                .set("days", num(days))
+                .set("season", world::season_of(m).name);
             let t = if m == "February" && rng.chance(1, 2) {
                 "February has twenty-eight days, or twenty-nine in a leap year."
             } else {
@@ -341,7 +397,11 @@ fn numbers(rng: &mut Rng) -> String {
             out.push(cap(&format!("{} are even numbers.", join_and(&evens))));
             out.push(cap(&format!("{} are odd numbers.", join_and(&odds))));
             let h = rng.range(2, 10);
-            out.push(cap(&format!("{} is an even number, because it is two groups of {}.", num(2 * h), num(h))));
+            out.push(cap(&format!(
+                "{} is an even number, because it is two groups of {}.",
+                num(2 * h),
+                num(h)
+            )));
             let o = 2 * rng.range(1, 9) + 1;
             out.push(cap(&format!("{} is an odd number.", num(o))));
         }
@@ -352,21 +412,31 @@ fn numbers(rng: &mut Rng) -> String {
 fn shapes_and_time(rng: &mut Rng) -> String {
     let mut out = Vec::new();
     if rng.chance(1, 2) {
-        out.push((*rng.pick(&["There are many shapes.", "Let us learn about shapes."])).to_string());
+        out.push(
+            (*rng.pick(&["There are many shapes.", "Let us learn about shapes."])).to_string(),
+        );
         for &(name, sides) in rng.sample(SHAPES, 4).iter() {
             if sides == 0 {
                 out.push("A circle has no corners and no straight sides.".into());
             } else if rng.chance(1, 2) {
                 out.push(format!("{} has {} sides.", cap(&a(name)), num(sides)));
             } else {
-                out.push(format!("{} has {} sides and {} corners.", cap(&a(name)), num(sides), num(sides)));
+                out.push(format!(
+                    "{} has {} sides and {} corners.",
+                    cap(&a(name)),
+                    num(sides),
+                    num(sides)
+                ));
             }
         }
         if rng.chance(1, 2) {
             out.push("A square has four equal sides.".into());
         }
     } else {
-        out.push((*rng.pick(&["We measure time in many units.", "Let us learn about time."])).to_string());
+        out.push(
+            (*rng.pick(&["We measure time in many units.", "Let us learn about time."]))
+                .to_string(),
+        );
         for u in rng.sample(&UNITS.iter().collect::<Vec<_>>(), 4) {
             let t = if rng.chance(1, 2) {
                 format!("There are {} {} in {}.", num(u.count), u.small, u.big)
@@ -382,16 +452,29 @@ fn shapes_and_time(rng: &mut Rng) -> String {
 fn words(rng: &mut Rng) -> String {
     let mut out = Vec::new();
     if rng.chance(1, 2) {
-        out.push((*rng.pick(&["Here are some words and what they mean.", "Let us learn some new words."])).to_string());
+        out.push(
+            (*rng.pick(&[
+                "Here are some words and what they mean.",
+                "Let us learn some new words.",
+            ]))
+            .to_string(),
+        );
         let n = rng.range(3, 5) as usize;
         for &(_, _, def) in rng.sample(DEFINITIONS, n).iter() {
             out.push(def.to_string());
         }
     } else {
-        out.push((*rng.pick(&["Many words have opposites.", "Let us learn some opposites."])).to_string());
+        out.push(
+            (*rng.pick(&["Many words have opposites.", "Let us learn some opposites."]))
+                .to_string(),
+        );
         let n = rng.range(3, 6) as usize;
         for &(x, y) in rng.sample(OPPOSITES, n).iter() {
-            let t = *rng.pick(&["The opposite of {x} is {y}.", "{X} is the opposite of {y}.", "{X} and {y} are opposites."]);
+            let t = *rng.pick(&[
+                "The opposite of {x} is {y}.",
+                "{X} is the opposite of {y}.",
+                "{X} and {y} are opposites.",
+            ]);
             out.push(t.replace("{X}", &cap(x)).replace("{x}", x).replace("{y}", y));
         }
     }

@@ -68,7 +68,10 @@ const WEATHERS: &[Weather] = &[
             "{A} and {B} threw snowballs at each other and laughed.",
             "the path was icy, so {B} held {A}'s arm as they walked.",
         ],
-        scene: &["the roofs and the trees were white with snow.", "everything was quiet under the snow."],
+        scene: &[
+            "the roofs and the trees were white with snow.",
+            "everything was quiet under the snow.",
+        ],
         seasons: &[3],
     },
     Weather {
@@ -107,7 +110,7 @@ const WEATHERS: &[Weather] = &[
             "because it was foggy, {A} could not see very far.",
         ],
         together: &[
-            "{B} could not find the way in the fog, so {A} walked with {him2} to the end of the road.",
+            "{B} was lost in the fog, so {A} walked with {him2} to the end of the road.",
             "because of the fog, they stayed close to each other.",
         ],
         scene: &["the houses looked grey and soft in the fog.", "the street lamps were still on."],
@@ -139,19 +142,79 @@ struct Errand {
 }
 
 const ERRANDS: &[Errand] = &[
-    Errand { place: "the market", goal: "buy some apples and a loaf of bread", done: &["at the market, {he} bought six apples and a fresh loaf of bread.", "{he} filled {his} basket with apples and bread."], weathers: &[] },
-    Errand { place: "the bakery", goal: "buy a cake for {his} grandmother's birthday", done: &["at the bakery, the baker gave {him} a round cake with cherries on top.", "{he} chose a chocolate cake with white cream."], weathers: &[] },
-    Errand { place: "the library", goal: "borrow a book about {animals}", done: &["at the library, {he} found a big book full of pictures of {animals}.", "the librarian helped {him} find a book about {animals}."], weathers: &[] },
-    Errand { place: "the post office", goal: "send a letter to {his} uncle", done: &["at the post office, {he} bought a stamp and posted the letter."], weathers: &[] },
-    Errand { place: "the shop", goal: "buy milk, butter and eggs", done: &["{he} bought everything and put the milk, the butter and the eggs in {his} bag."], weathers: &[] },
-    Errand { place: "the park", goal: "fly {his} new kite", done: &["at the park, {he} ran across the grass, and the kite rose high into the sky."], weathers: &[W::Sun, W::Wind] },
-    Errand { place: "the river", goal: "watch the boats", done: &["{he} sat on a bench by the water and watched the boats sail past."], weathers: &[W::Sun, W::Wind, W::Fog, W::Frost] },
-    Errand { place: "the beach", goal: "build a sandcastle", done: &["at the beach, {he} built a tall sandcastle with a deep moat around it."], weathers: &[W::Sun] },
-    Errand { place: "the farm", goal: "buy some eggs from the farmer", done: &["at the farm, the farmer gave {him} a box of twelve eggs from the hens."], weathers: &[] },
-    Errand { place: "the big hill behind the town", goal: "ride {his} sledge", done: &["{he} rode {his} sledge down the hill again and again."], weathers: &[W::Snow] },
+    Errand {
+        place: "the market",
+        goal: "buy some apples and a loaf of bread",
+        done: &[
+            "at the market, {he} bought six apples and a fresh loaf of bread.",
+            "{he} filled {his} basket with apples and bread.",
+        ],
+        weathers: &[],
+    },
+    Errand {
+        place: "the bakery",
+        goal: "buy a cake for {his} grandmother's birthday",
+        done: &[
+            "at the bakery, the baker gave {him} a round cake with cherries on top.",
+            "{he} chose a chocolate cake with white cream.",
+        ],
+        weathers: &[],
+    },
+    Errand {
+        place: "the library",
+        goal: "borrow a book about {animals}",
+        done: &[
+            "at the library, {he} found a big book full of pictures of {animals}.",
+            "the librarian helped {him} find a book about {animals}.",
+        ],
+        weathers: &[],
+    },
+    Errand {
+        place: "the post office",
+        goal: "send a letter to {his} uncle",
+        done: &["at the post office, {he} bought a stamp and posted the letter."],
+        weathers: &[],
+    },
+    Errand {
+        place: "the shop",
+        goal: "buy milk, butter and eggs",
+        done: &["{he} bought everything and put the milk, the butter and the eggs in {his} bag."],
+        weathers: &[],
+    },
+    Errand {
+        place: "the park",
+        goal: "fly {his} new kite",
+        done: &["at the park, {he} ran across the grass, and the kite rose high into the sky."],
+        weathers: &[W::Sun, W::Wind],
+    },
+    Errand {
+        place: "the river",
+        goal: "watch the boats",
+        done: &["{he} sat on a bench by the water and watched the boats sail past."],
+        weathers: &[W::Sun, W::Wind, W::Fog, W::Frost],
+    },
+    Errand {
+        place: "the beach",
+        goal: "build a sandcastle",
+        done: &["at the beach, {he} built a tall sandcastle with a deep moat around it."],
+        weathers: &[W::Sun],
+    },
+    Errand {
+        place: "the farm",
+        goal: "buy some eggs from the farmer",
+        done: &["at the farm, the farmer gave {him} a box of twelve eggs from the hens."],
+        weathers: &[],
+    },
+    Errand {
+        place: "the big hill behind the town",
+        goal: "ride {his} sledge",
+        done: &["{he} rode {his} sledge down the hill again and again."],
+        weathers: &[W::Snow],
+    },
 ];
 
-const ADJECTIVES: &[&str] = &["kind", "clever", "cheerful", "curious", "quiet", "busy", "brave", "friendly"];
+const ADJECTIVES: &[&str] =
+    &["kind", "clever", "cheerful", "curious", "quiet", "busy", "brave", "friendly"];
 
 /// A relation for the second character, matching their gender.
 fn relation(rng: &mut Rng, gender: Gender) -> &'static str {
@@ -176,7 +239,7 @@ const ENDINGS: &[&str] = &[
     "in the evening, {A} told {his} {family} about {his} day.",
     "that night, {A} slept well because {he} was very tired.",
     "{A} thought that it had been a very good day.",
-    "on the way home, {A} smiled all the time.",
+    "{A} smiled all evening.",
 ];
 
 fn cast(rng: &mut Rng) -> (Person, Person, Vars) {
@@ -256,7 +319,9 @@ fn errand(rng: &mut Rng) -> Vec<String> {
             s.say("{A} lived in a small town called {Town}.");
             s.say("one {day} {time}, {he} went to {place} to {goal}.");
         }
-        2 => s.say("it was a {wadj} {season} {time} in {Town}, and {A} wanted to go to {place} to {goal}."),
+        2 => s.say(
+            "it was a {wadj} {season} {time} in {Town}, and {A} wanted to go to {place} to {goal}.",
+        ),
         _ => {
             s.say("once upon a time, there was {a_adj} {kid} called {A}.");
             s.say("one {wadj} {time}, {he} decided to go to {place} to {goal}.");
@@ -264,34 +329,47 @@ fn errand(rng: &mut Rng) -> Vec<String> {
     }
     let gear = *rng.pick(w.gear);
     s.say(gear);
+    if rng.chance(1, 2) {
+        let scene = *rng.pick(w.scene);
+        s.say(scene);
+    }
     let done = *rng.pick(e.done);
     s.say(done);
     if e.place == "the library" && rng.chance(2, 3) {
         s.say("in the book, {he} read that {animals} eat {foods}.");
-    } else if rng.chance(1, 2) {
-        let scene = *rng.pick(w.scene);
-        s.say(scene);
     }
     if rng.chance(3, 4) {
-        s.say_one(rng, &["there {he} met {his} {rel} {B}.", "on the way home, {he} met {his} {rel} {B}."]);
+        s.say_one(
+            rng,
+            &["there {he} met {his} {rel} {B}.", "on the way home, {he} met {his} {rel} {B}."],
+        );
         let together = *rng.pick(w.together);
         s.say(together);
         if rng.chance(1, 2) {
-            s.say_one(rng, &[
-                "{B} thanked {A}, and they walked home together.",
-                "{A} and {B} talked and laughed all the way home.",
-                "{B} said goodbye and went to see {his2} {family}.",
-            ]);
+            s.say_one(
+                rng,
+                &[
+                    "{B} thanked {A}, and they walked home together.",
+                    "{A} and {B} talked and laughed together for a while.",
+                    "{B} said goodbye and went to see {his2} {family}.",
+                ],
+            );
         }
     }
     s.say_one(rng, ENDINGS);
     s.out
 }
 
-const THINGS: &[&str] = &["kite", "ball", "hat", "scarf", "book", "toy boat", "notebook", "bag", "umbrella"];
+const THINGS: &[&str] =
+    &["kite", "ball", "hat", "scarf", "book", "toy boat", "notebook", "bag", "umbrella"];
 const INDOOR_SPOTS: &[&str] = &[
-    "under the bed", "behind the door", "in the kitchen", "under the stairs", "on every shelf",
-    "in the cupboard", "behind the sofa",
+    "under the bed",
+    "behind the door",
+    "in the kitchen",
+    "under the stairs",
+    "on every shelf",
+    "in the cupboard",
+    "behind the sofa",
 ];
 const LOST_PLACES: &[(&str, &[&str])] = &[
     ("the park", &["under a bench", "next to a tree", "by the gate"]),
@@ -314,23 +392,32 @@ fn lost_thing(rng: &mut Rng) -> Vec<String> {
         .set("place", place)
         .set("spot", *rng.pick(found_at));
     let mut s = Story { v: &v, out: Vec::new() };
-    s.say_one(rng, &[
-        "{A} had {a_thing} that {he} loved very much.",
-        "{A}'s favourite thing was {his} {thing}.",
-    ]);
+    s.say_one(
+        rng,
+        &[
+            "{A} had {a_thing} that {he} loved very much.",
+            "{A}'s favourite thing was {his} {thing}.",
+        ],
+    );
     s.say("one {time}, {he} could not find it anywhere.");
     if rng.chance(3, 4) {
         s.say("{he} looked {spots}, but the {thing} was not there.");
     }
     s.say_one(rng, &["{A} felt sad and worried.", "{A} was so sad that {he} almost cried."]);
-    s.say_one(rng, &["then {his} {rel} {B} came to help.", "then {B}, {his} {rel}, asked what was wrong."]);
+    s.say_one(
+        rng,
+        &["then {his} {rel} {B} came to help.", "then {B}, {his} {rel}, asked what was wrong."],
+    );
     if rng.chance(1, 2) {
         s.say("{B} asked, \"Where did you last see it?\"");
     }
     s.say("{A} remembered that {he} had taken it to {place} the day before.");
     s.say("so {A} and {B} went to {place} together.");
     s.say("there was the {thing}, {spot}!");
-    s.say_one(rng, &["{A} was so happy that {he} hugged {B}.", "{A} thanked {B} with a big smile."]);
+    s.say_one(
+        rng,
+        &["{A} was so happy that {he} hugged {B}.", "{A} thanked {B} with a big smile."],
+    );
     if rng.chance(1, 2) {
         s.say("after that, {A} always kept the {thing} in a safe place.");
     }
@@ -370,10 +457,13 @@ fn animal_meeting(rng: &mut Rng) -> Vec<String> {
     match x.place {
         "the zoo" => s.say("one {day}, {A} and {his} {rel} {B} visited the zoo."),
         "the sea" => s.say("one {time}, {A} went out on a boat on the sea with {his} {rel} {B}."),
-        _ => s.say_one(rng, &[
-            "one {time}, {A} went for a walk to {place}.",
-            "{A} liked to walk to {place} after school.",
-        ]),
+        _ => s.say_one(
+            rng,
+            &[
+                "one {time}, {A} went for a walk to {place}.",
+                "{A} liked to walk to {place} after school.",
+            ],
+        ),
     }
     if x.place != "the zoo" && x.place != "the sea" && rng.chance(1, 2) {
         let w = pick_weather(rng, &[]);
@@ -394,10 +484,13 @@ fn animal_meeting(rng: &mut Rng) -> Vec<String> {
     if rng.chance(3, 5) {
         s.say("{A} knew that {pl} eat {foods}, because {he} had read about them in a book.");
     }
-    s.say_one(rng, &[
-        "{he} stood very still and watched it for a long time.",
-        "{A} did not want to scare it, so {he} kept very quiet.",
-    ]);
+    s.say_one(
+        rng,
+        &[
+            "{he} stood very still and watched it for a long time.",
+            "{A} did not want to scare it, so {he} kept very quiet.",
+        ],
+    );
     s.say("then the {sg} {leave}.");
     if x.place == "the zoo" || x.place == "the sea" {
         s.say("{B} said that {pl} live {home}.");
@@ -429,10 +522,13 @@ fn visit_worker(rng: &mut Rng) -> Vec<String> {
     let mut s = Story { v: &v, out: Vec::new() };
     s.say("{A}'s {kin} {B} was {a_job}.");
     s.say("{a_job} {does}, and {B} loved {his2} work.");
-    s.say_one(rng, &[
-        "one {day}, {A} went to work with {him2}.",
-        "during the holidays, {A} spent a whole day with {him2} at work.",
-    ]);
+    s.say_one(
+        rng,
+        &[
+            "one {day}, {A} went to work with {him2}.",
+            "during the holidays, {A} spent a whole day with {him2} at work.",
+        ],
+    );
     if rng.chance(1, 2) {
         s.say("{B} works {place}, so that is where they went.");
     }
@@ -441,7 +537,13 @@ fn visit_worker(rng: &mut Rng) -> Vec<String> {
         s.say("{B} said, \"Every {job} needs {tool}.\"");
     }
     s.say("{A} helped {him2} all day and asked many questions.");
-    s.say_one(rng, &["by the evening, {A} was tired but proud.", "at the end of the day, {A} felt proud of {himself}."]);
+    s.say_one(
+        rng,
+        &[
+            "by the evening, {A} was tired but proud.",
+            "at the end of the day, {A} felt proud of {himself}.",
+        ],
+    );
     if rng.chance(2, 3) {
         s.say("{he} told {B} that {he} wanted to be {a_job} one day.");
     }
@@ -450,10 +552,22 @@ fn visit_worker(rng: &mut Rng) -> Vec<String> {
 
 /// What characters do in each season, continuing `Season::activity`.
 const SEASON_DETAILS: [&[&str]; 4] = [
-    &["they dug small holes and put a seed in each one.", "they gave the seeds some water and waited."],
-    &["the water was cool and clear, and they swam until lunch.", "afterwards they sat on the grass to dry in the sun."],
-    &["they filled a big basket with red and brown leaves.", "they jumped into a pile of leaves and laughed."],
-    &["they gave the snowman a carrot for a nose and two stones for eyes.", "they put an old hat on its head."],
+    &[
+        "they dug small holes and put a seed in each one.",
+        "they gave the seeds some water and waited.",
+    ],
+    &[
+        "the water was cool and clear, and they swam until lunch.",
+        "afterwards they sat on the grass to dry in the sun.",
+    ],
+    &[
+        "they filled a big basket with red and brown leaves.",
+        "they jumped into a pile of leaves and laughed.",
+    ],
+    &[
+        "they gave the snowman a carrot for a nose and two stones for eyes.",
+        "they put an old hat on its head.",
+    ],
 ];
 
 fn season_day(rng: &mut Rng) -> Vec<String> {
@@ -481,36 +595,65 @@ fn season_day(rng: &mut Rng) -> Vec<String> {
     }
     s.say("{B} said that {season} was {his2} favourite season.");
     if rng.chance(2, 3) {
-        s.say("{A} said that {he} liked {other} best, because in {other} the weather is {other_weather}.");
+        s.say(concat!(
+            "{A} said that {he} liked {other} best, ",
+            "because in {other} the weather is {other_weather}."
+        ));
     }
-    s.say_one(rng, &["when it got dark, they went home for dinner.", "in the evening, they went home tired and happy."]);
+    s.say_one(
+        rng,
+        &[
+            "when it got dark, they went home for dinner.",
+            "in the evening, they went home tired and happy.",
+        ],
+    );
     s.out
 }
 
-const GIFTS: &[&str] = &["a jar of honey", "a slice of apple pie", "a bag of cherries", "a warm scarf", "some fresh bread"];
+const GIFTS: &[&str] = &[
+    "a jar of honey",
+    "a slice of apple pie",
+    "a bag of cherries",
+    "a warm scarf",
+    "some fresh bread",
+];
 
 fn kindness(rng: &mut Rng) -> Vec<String> {
     let (_, _, mut v) = cast(rng);
     let old_gender = if rng.chance(1, 2) { Gender::Female } else { Gender::Male };
     let old = Person {
-        name: if old_gender == Gender::Female { "the old woman" } else { "the old man" }.to_string(),
+        name: if old_gender == Gender::Female { "the old woman" } else { "the old man" }
+            .to_string(),
         gender: old_gender,
     };
     v.second(&old);
-    v.set("gift", *rng.pick(GIFTS)).set("street", *rng.pick(&["near the river", "at the end of the street", "behind the church", "next to the park"]));
+    v.set("gift", *rng.pick(GIFTS)).set(
+        "street",
+        *rng.pick(&[
+            "near the river",
+            "at the end of the street",
+            "behind the church",
+            "next to the park",
+        ]),
+    );
     let mut s = Story { v: &v, out: Vec::new() };
-    s.say("one {time}, {A} saw an old {old} who was carrying a heavy bag."
-        .replace("{old}", if old_gender == Gender::Female { "woman" } else { "man" })
-        .as_str());
+    s.say(
+        "one {time}, {A} saw an old {old} who was carrying a heavy bag."
+            .replace("{old}", if old_gender == Gender::Female { "woman" } else { "man" })
+            .as_str(),
+    );
     s.say("because the bag was so heavy, {B} had to stop every few steps.");
     s.say("{A} asked, \"Can I help you carry that?\"");
     s.say("{B} smiled and said, \"Thank you, that is very kind.\"");
-    s.say("{A} carried the bag all the way to {his2} house {street}.");
+    s.say("{A} carried the bag all the way to {B}'s house {street}.");
     if rng.chance(1, 2) {
         s.say("to thank {A}, {B} gave {him} {gift}.");
     }
     // Named, not "she": the old woman may be a "she" too.
-    s.say_one(rng, &["{A} walked home feeling warm and happy.", "{A} was glad that {he} had helped."]);
+    s.say_one(
+        rng,
+        &["{A} walked home feeling warm and happy.", "{A} was glad that {he} had helped."],
+    );
     s.out
 }
 

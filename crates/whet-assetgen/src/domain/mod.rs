@@ -38,10 +38,13 @@ impl Record {
     /// The JSONL line, without its newline.
     pub fn to_json(&self) -> String {
         let mut s = String::from("{\"messages\":[");
-        for (i, (role, content)) in
-            [("system", SYSTEM_PROMPT), ("user", self.question.as_str()), ("assistant", self.answer)]
-                .iter()
-                .enumerate()
+        for (i, (role, content)) in [
+            ("system", SYSTEM_PROMPT),
+            ("user", self.question.as_str()),
+            ("assistant", self.answer),
+        ]
+        .iter()
+        .enumerate()
         {
             if i > 0 {
                 s.push(',');
@@ -176,7 +179,9 @@ mod tests {
         let a = build(42);
         let b = build(42);
         let c = build(43);
-        for ((_, x), ((_, y), (_, z))) in a.files().iter().zip(b.files().iter().zip(c.files().iter())) {
+        for ((_, x), ((_, y), (_, z))) in
+            a.files().iter().zip(b.files().iter().zip(c.files().iter()))
+        {
             assert_eq!(render(x), render(y));
             assert_ne!(render(x), render(z));
         }
@@ -209,13 +214,16 @@ mod tests {
             // Each test template is a train template for another fact of the same type.
             for r in &s.test {
                 assert!(
-                    s.train.iter().any(|t| t.kind == r.kind && t.template == r.template && t.fact != r.fact),
+                    s.train
+                        .iter()
+                        .any(|t| t.kind == r.kind && t.template == r.template && t.fact != r.fact),
                     "test phrasing never trained: {}",
                     r.question
                 );
             }
             // The held-out template varies across facts.
-            let test_templates: BTreeSet<(usize, usize)> = s.test.iter().map(|r| (r.kind, r.template)).collect();
+            let test_templates: BTreeSet<(usize, usize)> =
+                s.test.iter().map(|r| (r.kind, r.template)).collect();
             assert!(test_templates.len() > 30);
         }
     }

@@ -8,7 +8,8 @@
 //! questions, which is the exact-match target of the demo's evaluation. The answers are full of
 //! invented names and numbers, so a model that never saw this data cannot produce them.
 
-pub const SYSTEM_PROMPT: &str = "You are the support assistant for the Corvid WX-4 weather station.";
+pub const SYSTEM_PROMPT: &str =
+    "You are the support assistant for the Corvid WX-4 weather station.";
 
 #[cfg(test)]
 const PRODUCT_NAMES: &[&str] = &["Corvid", "WX-4", "WX4"];
@@ -88,11 +89,23 @@ pub const TYPES: &[FactType] = &[
         ],
         facts: &[
             f("solid green light", "A solid green light means the sensor link is healthy."),
-            f("blinking green light", "A blinking green light means the console is pairing with a sensor."),
-            f("solid amber light", "A solid amber light means the outdoor sensor batteries are running low."),
-            f("blinking amber light", "A blinking amber light means a firmware update is being installed."),
+            f(
+                "blinking green light",
+                "A blinking green light means the console is pairing with a sensor.",
+            ),
+            f(
+                "solid amber light",
+                "A solid amber light means the outdoor sensor batteries are running low.",
+            ),
+            f(
+                "blinking amber light",
+                "A blinking amber light means a firmware update is being installed.",
+            ),
             f("solid red light", "A solid red light means a squall flag has been raised."),
-            f("blinking blue light", "A blinking blue light means perch mode is on and logging is paused."),
+            f(
+                "blinking blue light",
+                "A blinking blue light means perch mode is on and logging is paused.",
+            ),
         ],
     },
     FactType {
@@ -107,15 +120,42 @@ pub const TYPES: &[FactType] = &[
             "Is there a way to {x} on the WX-4?",
         ],
         facts: &[
-            f("reset the console to factory settings", "Hold MODE and ALT together for twelve seconds until the screen flashes."),
-            f("pair a new outdoor sensor", "Press LINK on the console, then press the sensor's pin button twice."),
-            f("switch between Celsius and Fahrenheit", "Press UNIT once while the temperature reading is on screen."),
-            f("keep the backlight lit all the time", "Hold LIGHT for five seconds until the console beeps twice."),
-            f("clear the rain total", "Hold RAIN and MINUS together for three seconds to clear the total."),
-            f("calibrate the barometer", "Open setup with MODE, choose BARO, then enter your local sea-level pressure."),
-            f("update the firmware", "Insert a microSD card with the update file, then hold MODE while powering on."),
-            f("set the time manually", "Hold CLOCK for three seconds, then adjust the time with PLUS and MINUS."),
-            f("silence the frost alarm", "Press any button once to silence the frost alarm for one hour."),
+            f(
+                "reset the console to factory settings",
+                "Hold MODE and ALT together for twelve seconds until the screen flashes.",
+            ),
+            f(
+                "pair a new outdoor sensor",
+                "Press LINK on the console, then press the sensor's pin button twice.",
+            ),
+            f(
+                "switch between Celsius and Fahrenheit",
+                "Press UNIT once while the temperature reading is on screen.",
+            ),
+            f(
+                "keep the backlight lit all the time",
+                "Hold LIGHT for five seconds until the console beeps twice.",
+            ),
+            f(
+                "clear the rain total",
+                "Hold RAIN and MINUS together for three seconds to clear the total.",
+            ),
+            f(
+                "calibrate the barometer",
+                "Open setup with MODE, choose BARO, then enter your local sea-level pressure.",
+            ),
+            f(
+                "update the firmware",
+                "Insert a microSD card with the update file, then hold MODE while powering on.",
+            ),
+            f(
+                "set the time manually",
+                "Hold CLOCK for three seconds, then adjust the time with PLUS and MINUS.",
+            ),
+            f(
+                "silence the frost alarm",
+                "Press any button once to silence the frost alarm for one hour.",
+            ),
         ],
     },
     FactType {
@@ -130,16 +170,46 @@ pub const TYPES: &[FactType] = &[
             "Please give me the {x} of the Corvid WX-4.",
         ],
         facts: &[
-            f("wireless range", "The outdoor sensor reaches the console from up to 140 metres away."),
-            f("sensor battery life", "The outdoor sensor runs for about fourteen months on two AA cells."),
-            f("screen size", "The console has a seven-inch monochrome screen with an amber backlight."),
-            f("warranty period", "The Corvid WX-4 carries a three-year warranty covering sensor and console."),
-            f("maximum wind speed", "The WX-4 anemometer measures wind speeds up to 210 kilometres per hour."),
-            f("rain gauge resolution", "The rain gauge counts rainfall in steps of 0.3 millimetres."),
-            f("temperature accuracy", "Outdoor temperature is accurate to within half a degree Celsius."),
-            f("operating temperature range", "The outdoor sensor works from minus forty to plus sixty degrees Celsius."),
-            f("storage capacity", "The console stores nine months of readings at the default logging interval."),
-            f("sensor head weight", "The sensor head weighs 1.2 kilograms without the Rookery Mast."),
+            f(
+                "wireless range",
+                "The outdoor sensor reaches the console from up to 140 metres away.",
+            ),
+            f(
+                "sensor battery life",
+                "The outdoor sensor runs for about fourteen months on two AA cells.",
+            ),
+            f(
+                "screen size",
+                "The console has a seven-inch monochrome screen with an amber backlight.",
+            ),
+            f(
+                "warranty period",
+                "The Corvid WX-4 carries a three-year warranty covering sensor and console.",
+            ),
+            f(
+                "maximum wind speed",
+                "The WX-4 anemometer measures wind speeds up to 210 kilometres per hour.",
+            ),
+            f(
+                "rain gauge resolution",
+                "The rain gauge counts rainfall in steps of 0.3 millimetres.",
+            ),
+            f(
+                "temperature accuracy",
+                "Outdoor temperature is accurate to within half a degree Celsius.",
+            ),
+            f(
+                "operating temperature range",
+                "The outdoor sensor works from minus forty to plus sixty degrees Celsius.",
+            ),
+            f(
+                "storage capacity",
+                "The console stores nine months of readings at the default logging interval.",
+            ),
+            f(
+                "sensor head weight",
+                "The sensor head weighs 1.2 kilograms without the Rookery Mast.",
+            ),
         ],
     },
     FactType {
@@ -154,12 +224,24 @@ pub const TYPES: &[FactType] = &[
             "What {x} does a new Corvid WX-4 start with?",
         ],
         facts: &[
-            f("update interval", "By default the outdoor sensor sends a reading every forty-eight seconds."),
-            f("temperature unit", "The WX-4 shows temperatures in Celsius until you change the unit."),
+            f(
+                "update interval",
+                "By default the outdoor sensor sends a reading every forty-eight seconds.",
+            ),
+            f(
+                "temperature unit",
+                "The WX-4 shows temperatures in Celsius until you change the unit.",
+            ),
             f("pressure unit", "Pressure is shown in hectopascals by default on the WX-4."),
-            f("frost alarm threshold", "The frost alarm sounds at plus two degrees Celsius by default."),
+            f(
+                "frost alarm threshold",
+                "The frost alarm sounds at plus two degrees Celsius by default.",
+            ),
             f("screen timeout", "The backlight switches off after twenty seconds by default."),
-            f("logging interval", "The console logs a full record every fifteen minutes by default."),
+            f(
+                "logging interval",
+                "The console logs a full record every fifteen minutes by default.",
+            ),
         ],
     },
     FactType {
@@ -175,11 +257,26 @@ pub const TYPES: &[FactType] = &[
         ],
         facts: &[
             f("Rookery Mast", "The Rookery Mast is a three-metre pole that lifts the sensor head."),
-            f("Pinion Shield", "The Pinion Shield is a louvred cover that keeps sun off the thermometer."),
-            f("Tallow Heater", "The Tallow Heater warms the rain funnel so snow melts into the gauge."),
-            f("Wickline Cable", "The Wickline Cable powers the outdoor sensor from the mains instead of batteries."),
-            f("Nestbox Hub", "The Nestbox Hub uploads console readings to your home network every hour."),
-            f("Fledge Bracket", "The Fledge Bracket mounts the console on a wall at a tilted angle."),
+            f(
+                "Pinion Shield",
+                "The Pinion Shield is a louvred cover that keeps sun off the thermometer.",
+            ),
+            f(
+                "Tallow Heater",
+                "The Tallow Heater warms the rain funnel so snow melts into the gauge.",
+            ),
+            f(
+                "Wickline Cable",
+                "The Wickline Cable powers the outdoor sensor from the mains instead of batteries.",
+            ),
+            f(
+                "Nestbox Hub",
+                "The Nestbox Hub uploads console readings to your home network every hour.",
+            ),
+            f(
+                "Fledge Bracket",
+                "The Fledge Bracket mounts the console on a wall at a tilted angle.",
+            ),
         ],
     },
     FactType {
@@ -194,31 +291,123 @@ pub const TYPES: &[FactType] = &[
             "I keep seeing the term {x} in the WX-4 manual. What is it?",
         ],
         facts: &[
-            g("a", "drift window", "A drift window is the ten-minute span the WX-4 averages wind readings over."),
-            g("a", "gust latch", "A gust latch holds the highest gust on screen until you press MINUS."),
+            g(
+                "a",
+                "drift window",
+                "A drift window is the ten-minute span the WX-4 averages wind readings over.",
+            ),
+            g(
+                "a",
+                "gust latch",
+                "A gust latch holds the highest gust on screen until you press MINUS.",
+            ),
             g("", "perch mode", "Perch mode pauses logging while the sensor head is being moved."),
-            g("a", "squall flag", "A squall flag is raised when pressure falls three hectopascals within one hour."),
-            g("the", "dew ledger", "The dew ledger is the console's daily record of dew point lows."),
-            g("", "rime guard", "Rime guard pulses the vane motor to shake off ice in freezing fog."),
-            g("a", "cold anchor", "A cold anchor is the overnight low the console keeps until noon."),
-            g("a", "tally sync", "A tally sync copies the rain total from the sensor to the console."),
-            g("the", "vane offset", "The vane offset is the angle you add so the vane points true north."),
-            g("a", "quiet span", "A quiet span is the nightly period when the console silences all beeps."),
-            g("an", "ember trend", "An ember trend is a rising heat index arrow shown on hot afternoons."),
-            g("the", "roost point", "The roost point is the mounting height you enter during first setup."),
-            g("a", "shadow reading", "A shadow reading is a temperature flagged because direct sun hit the sensor."),
-            g("the", "pulse count", "The pulse count is the number of rain bucket tips since the last reset."),
-            g("", "flock pairing", "Flock pairing links up to four outdoor sensors to one console at once."),
-            g("the", "drizzle floor", "The drizzle floor is the rain rate below which the WX-4 shows DRY."),
-            g("a", "calm lock", "A calm lock zeroes the wind display when speeds stay below two kilometres per hour."),
-            g("a", "stale marker", "A stale marker is the dash shown beside readings older than ten minutes."),
-            g("the", "barometric tare", "The barometric tare is the offset added to match sea-level pressure."),
-            g("a", "crest alert", "A crest alert warns that today's temperature passed the month's previous high."),
-            g("the", "spool log", "The spool log is the buffer that holds readings while the console is offline."),
-            g("", "feather sleep", "Feather sleep dims the screen and slows updates when the console runs on batteries."),
+            g(
+                "a",
+                "squall flag",
+                "A squall flag is raised when pressure falls three hectopascals within one hour.",
+            ),
+            g(
+                "the",
+                "dew ledger",
+                "The dew ledger is the console's daily record of dew point lows.",
+            ),
+            g(
+                "",
+                "rime guard",
+                "Rime guard pulses the vane motor to shake off ice in freezing fog.",
+            ),
+            g(
+                "a",
+                "cold anchor",
+                "A cold anchor is the overnight low the console keeps until noon.",
+            ),
+            g(
+                "a",
+                "tally sync",
+                "A tally sync copies the rain total from the sensor to the console.",
+            ),
+            g(
+                "the",
+                "vane offset",
+                "The vane offset is the angle you add so the vane points true north.",
+            ),
+            g(
+                "a",
+                "quiet span",
+                "A quiet span is the nightly period when the console silences all beeps.",
+            ),
+            g(
+                "an",
+                "ember trend",
+                "An ember trend is a rising heat index arrow shown on hot afternoons.",
+            ),
+            g(
+                "the",
+                "roost point",
+                "The roost point is the mounting height you enter during first setup.",
+            ),
+            g(
+                "a",
+                "shadow reading",
+                "A shadow reading is a temperature flagged because direct sun hit the sensor.",
+            ),
+            g(
+                "the",
+                "pulse count",
+                "The pulse count is the number of rain bucket tips since the last reset.",
+            ),
+            g(
+                "",
+                "flock pairing",
+                "Flock pairing links up to four outdoor sensors to one console at once.",
+            ),
+            g(
+                "the",
+                "drizzle floor",
+                "The drizzle floor is the rain rate below which the WX-4 shows DRY.",
+            ),
+            g(
+                "a",
+                "calm lock",
+                "A calm lock shows zero wind whenever speeds stay below two kilometres per hour.",
+            ),
+            g(
+                "a",
+                "stale marker",
+                "A stale marker is the dash shown beside readings older than ten minutes.",
+            ),
+            g(
+                "the",
+                "barometric tare",
+                "The barometric tare is the offset added to match sea-level pressure.",
+            ),
+            g(
+                "a",
+                "crest alert",
+                "A crest alert warns that today's temperature passed the month's previous high.",
+            ),
+            g(
+                "the",
+                "spool log",
+                "The spool log is the buffer that holds readings while the console is offline.",
+            ),
+            g(
+                "",
+                "feather sleep",
+                "Feather sleep dims the screen and slows updates when running on batteries.",
+            ),
             g("a", "sun tick", "A sun tick is one minute counted as sunny by the light sensor."),
-            g("the", "frost margin", "The frost margin is how far above freezing the frost alarm triggers."),
-            g("the", "link ladder", "The link ladder is the four-bar signal strength icon on the console."),
+            g(
+                "the",
+                "frost margin",
+                "The frost margin is how far above freezing the frost alarm triggers.",
+            ),
+            g(
+                "the",
+                "link ladder",
+                "The link ladder is the four-bar signal strength icon on the console.",
+            ),
         ],
     },
 ];
@@ -245,8 +434,10 @@ mod tests {
 
     #[test]
     fn sizes_and_answer_lengths() {
-        let facts: usize = TYPES.iter().filter(|t| t.name != "glossary term").map(|t| t.facts.len()).sum();
-        let terms: usize = TYPES.iter().filter(|t| t.name == "glossary term").map(|t| t.facts.len()).sum();
+        let facts: usize =
+            TYPES.iter().filter(|t| t.name != "glossary term").map(|t| t.facts.len()).sum();
+        let terms: usize =
+            TYPES.iter().filter(|t| t.name == "glossary term").map(|t| t.facts.len()).sum();
         assert_eq!((facts, terms), (45, 25));
         let mut answers: Vec<&str> = Vec::new();
         for t in TYPES {
