@@ -1,9 +1,11 @@
 //! Instructions: how to make tea, plant a seed, cross the road. Each task has fixed steps,
-//! told as prose ("To make tea, first ... Then ..."), as a numbered list, or step by step.
+//! told as prose ("To make tea, first ... Then ..."), as a numbered list, step by step, with
+//! "we", or as what a relative told a character.
 //! Recipes agree with the world's facts (lemonade is lemons, water and sugar).
 
+use crate::names;
 use crate::rng::Rng;
-use crate::text::{cap, join_and, num};
+use crate::text::{cap, join_and, num, Vars};
 
 struct Task {
     name: &'static str,
@@ -204,40 +206,89 @@ const TASKS: &[Task] = &[
     },
 ];
 
+/// One safety note or piece of advice per task, by task name.
+const TIPS: &[(&str, &str)] = &[
+    ("make a cup of tea", "be careful, because the water is very hot."),
+    ("make toast", "do not touch the toaster while it is hot."),
+    ("plant a seed", "after a week or two, a small green shoot will appear."),
+    ("wash your hands", "always wash your hands before you eat."),
+    ("brush your teeth", "brush your teeth every morning and every evening."),
+    ("make a cheese sandwich", "a sandwich is a good lunch to take to school."),
+    ("make lemonade", "lemonade tastes best when it is cold."),
+    ("make pancakes", "ask an adult to help you with the hot pan."),
+    ("wash the dishes", "wash the glasses first, while the water is clean."),
+    ("make your bed", "it only takes a minute, and the room looks much tidier."),
+    ("water a plant", "do not give a plant too much water."),
+    ("write a letter", "write clearly, so that the letter is easy to read."),
+    ("pack a bag for school", "it is a good idea to pack your bag the evening before."),
+    ("feed a cat", "cats eat fish and meat, and they always need fresh water."),
+    ("cross the road safely", "never run across the road."),
+    ("build a snowman", "wear warm gloves, because snow is very cold."),
+    ("boil an egg", "be careful, because the pan and the water are very hot."),
+];
+
 const CONNECTORS: &[&str] = &["then", "next,", "after that,", "then"];
 const STEP_WORDS: &[&str] = &["one", "two", "three", "four", "five", "six"];
 
+/// Who teaches a character a task.
+const TEACHERS: &[&str] = &["mother", "father", "grandmother", "grandfather", "aunt", "uncle"];
+
 pub fn generate(rng: &mut Rng) -> String {
     let t = rng.pick(TASKS);
-    let mut out = match rng.index(4) {
-        0 => prose(t, &format!("to {}, first", t.name)),
-        1 => {
-            let mut s = format!("Do you want to {}? It is easy. ", t.name);
-            s.push_str(&prose(t, "first,"));
-            s
-        }
+    let steps: Vec<String> = t.steps.iter().map(|s| s.to_string()).collect();
+    let mut out = match rng.index(6) {
+        0 => prose(&steps, &format!("to {}, first", t.name)),
+        1 => format!("Do you want to {}? It is easy. {}", t.name, prose(&steps, "first,")),
         2 => {
             let mut s = format!("How to {}\n\nYou will need {}.\n", t.name, join_and(t.needs));
-            for (i, step) in t.steps.iter().enumerate() {
+            for (i, step) in steps.iter().enumerate() {
                 s.push_str(&format!("{}. {}.\n", i + 1, cap(step)));
             }
             s.pop();
             s
         }
-        _ => {
+        3 => {
             let mut s = format!(
                 "Here is how to {}. You will need {}. There are {} steps.",
                 t.name,
                 join_and(t.needs),
-                num(t.steps.len() as u32)
+                num(steps.len() as u32)
             );
-            for (i, step) in t.steps.iter().enumerate() {
+            for (i, step) in steps.iter().enumerate() {
                 s.push_str(&format!(" Step {}: {}.", STEP_WORDS[i.min(5)], step));
             }
             s
         }
+        4 => {
+            // "we" instead of "you": the imperative is also the "we" form of the verb.
+            let ours: Vec<String> = steps.iter().map(|s| to_we(s)).collect();
+            let with_we: Vec<String> = ours.iter().map(|s| format!("we {s}")).collect();
+            format!("Let us {} together. {}", to_we(t.name), prose(&with_we, "first,"))
+        }
+        _ => {
+            let person = names::person(rng);
+            let teacher = rng.pick_str(TEACHERS);
+            let mut v = Vars::new();
+            v.first(&person).set("teacher", teacher).set("task", t.name);
+            let mut s = v.sentence("{A}'s {teacher} showed {him} how to {task}.");
+            s.push(' ');
+            s.push_str(&v.sentence("{his} {teacher} said, \""));
+            s.push_str(&prose(&steps, "first,"));
+            s.push('"');
+            s.push(' ');
+            s.push_str(&v.sentence(rng.pick_str(&[
+                "{A} tried it {himself}, and it worked.",
+                "{A} listened carefully and did every step.",
+                "the next day, {A} did it all alone.",
+            ])));
+            return s;
+        }
     };
-    if rng.chance(1, 2) {
+    let tip = TIPS.iter().find(|(name, _)| *name == t.name).map(|(_, tip)| *tip);
+    if let Some(tip) = tip.filter(|_| rng.chance(1, 2)) {
+        out.push_str(if out.ends_with('.') { " " } else { "\n" });
+        out.push_str(&cap(tip));
+    } else if rng.chance(1, 2) {
         out.push_str(if out.ends_with('.') { " " } else { "\n" });
         let closing = rng.pick_str(&[
             "now you know how to {}.",
@@ -249,14 +300,40 @@ pub fn generate(rng: &mut Rng) -> String {
     out
 }
 
+/// A step for "we": "wash your hands" becomes "wash our hands".
+fn to_we(step: &str) -> String {
+    step.split(' ')
+        .map(|w| match w {
+            "your" => "our",
+            "you" => "we",
+            "yourself" => "ourselves",
+            w => w,
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 /// "To make tea, first boil some water. Then put ... Finally, add ...".
-fn prose(t: &Task, opening: &str) -> String {
-    let n = t.steps.len();
-    let mut sentences = vec![cap(&format!("{opening} {}.", t.steps[0]))];
-    for (i, step) in t.steps.iter().enumerate().skip(1) {
+fn prose(steps: &[String], opening: &str) -> String {
+    let n = steps.len();
+    let mut sentences = vec![cap(&format!("{opening} {}.", steps[0]))];
+    for (i, step) in steps.iter().enumerate().skip(1) {
         let connector =
             if i == n - 1 { "finally," } else { CONNECTORS[(i - 1) % CONNECTORS.len()] };
         sentences.push(cap(&format!("{connector} {step}.")));
     }
     sentences.join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_task_has_a_tip_and_we_form_works() {
+        for t in TASKS {
+            assert!(TIPS.iter().any(|(name, _)| *name == t.name), "{}", t.name);
+        }
+        assert_eq!(to_we("wash your hands if you like"), "wash our hands if we like");
+    }
 }

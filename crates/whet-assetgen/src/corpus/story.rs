@@ -508,7 +508,13 @@ fn animal_meeting(rng: &mut Rng) -> Vec<String> {
 
 fn visit_worker(rng: &mut Rng) -> Vec<String> {
     let (_, second, mut v) = cast(rng);
-    let job = rng.pick(JOBS);
+    // "fisherman" and "postman" only for men.
+    let job = loop {
+        let job = rng.pick(JOBS);
+        if second.gender == Gender::Male || !job.name.ends_with("man") {
+            break job;
+        }
+    };
     let kin = match second.gender {
         Gender::Female => *rng.pick(&["aunt", "grandmother", "mother", "neighbour"]),
         Gender::Male => *rng.pick(&["uncle", "grandfather", "father", "neighbour"]),
