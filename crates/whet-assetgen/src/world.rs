@@ -829,6 +829,113 @@ pub const COUNTABLES: &[(&str, &str)] = &[
     ("flower", "flowers"),
 ];
 
+/// Reasons: the question, the same question after "Can you explain why", and the answer.
+pub const REASONS: &[(&str, &str, &str)] = &[
+    (
+        "Why do people use umbrellas?",
+        "people use umbrellas",
+        "People use umbrellas to stay dry when it rains.",
+    ),
+    (
+        "Why do birds build nests?",
+        "birds build nests",
+        "Birds build nests to keep their eggs and their young safe.",
+    ),
+    (
+        "Why do we wear warm coats in winter?",
+        "we wear warm coats in winter",
+        "We wear warm coats in winter because the weather is cold and snowy.",
+    ),
+    (
+        "Why do farmers use tractors?",
+        "farmers use tractors",
+        "Farmers use tractors to pull heavy loads and to work in their fields.",
+    ),
+    (
+        "Why do bees visit flowers?",
+        "bees visit flowers",
+        "Bees visit flowers to collect nectar and pollen.",
+    ),
+    (
+        "Why does ice melt in spring?",
+        "ice melts in spring",
+        "Ice melts when the temperature rises above zero degrees Celsius.",
+    ),
+    (
+        "Why do we brush our teeth?",
+        "we brush our teeth",
+        "We brush our teeth to keep them clean and healthy.",
+    ),
+    (
+        "Why do people wash their hands?",
+        "people wash their hands",
+        "People wash their hands to remove dirt and germs.",
+    ),
+    (
+        "Why is the sky dark at night?",
+        "the sky is dark at night",
+        "The sky is dark at night because the sun has gone down.",
+    ),
+    (
+        "Why do squirrels collect nuts in autumn?",
+        "squirrels collect nuts in autumn",
+        "Squirrels collect nuts in autumn so that they have food in winter.",
+    ),
+    (
+        "Why do we need a thermometer?",
+        "we need a thermometer",
+        "We need a thermometer to measure the temperature.",
+    ),
+    (
+        "Why does a torch stop working?",
+        "a torch stops working",
+        "A torch stops working when its batteries are flat.",
+    ),
+    (
+        "Why do we put food in a fridge?",
+        "we put food in a fridge",
+        "We put food in a fridge to keep it cold and fresh.",
+    ),
+];
+
+/// Everyday things and temperature: a question and its one answer.
+pub const HOUSEHOLD: &[(&str, &str)] = &[
+    ("At what temperature does water freeze?", "Water freezes at zero degrees Celsius."),
+    ("At what temperature does water boil?", "Water boils at one hundred degrees Celsius."),
+    ("What does a thermometer measure?", "A thermometer measures temperature in degrees."),
+    (
+        "What happens to water below zero degrees Celsius?",
+        "Below zero degrees Celsius, water turns to ice.",
+    ),
+    ("What does a torch need to work?", "A torch needs batteries to work."),
+    (
+        "What should you do when the batteries in a torch are flat?",
+        "When the batteries are flat, you should put new batteries in the torch.",
+    ),
+    ("How do you turn on a radio?", "To turn on a radio, press the button on the front."),
+    ("What does an alarm clock do?", "An alarm clock rings to wake you up at the time you choose."),
+    (
+        "What is the temperature like in summer?",
+        "In summer, the temperature is high and the days are warm.",
+    ),
+    (
+        "What is the temperature like in winter?",
+        "In winter, the temperature is low and often falls below zero degrees Celsius.",
+    ),
+    (
+        "How can you tell how hot it is outside?",
+        "You can tell how hot it is outside by looking at a thermometer.",
+    ),
+    ("What does a kettle do?", "A kettle boils water."),
+    ("What does a fridge do?", "A fridge keeps food cold and fresh."),
+    ("What does a washing machine do?", "A washing machine washes clothes."),
+    ("What does a toaster do?", "A toaster turns bread into toast."),
+    (
+        "What does a clock with a screen show?",
+        "A clock with a screen shows the time in numbers on its display.",
+    ),
+];
+
 /// Animals in a group, in table order.
 pub fn animals_in(group: Group) -> Vec<&'static Animal> {
     ANIMALS.iter().filter(|a| a.group == group).collect()

@@ -7,8 +7,8 @@
 use crate::rng::Rng;
 use crate::text::{a, cap, join_and, num, ordinal, Vars};
 use crate::world::{
-    self, Animal, Group, ANIMALS, COLOURED, DAYS, DEFINITIONS, DISHES, JOBS, MONTHS, OPPOSITES,
-    PRODUCE, SEASONS, SHAPES, UNITS,
+    self, Animal, Group, ANIMALS, COLOURED, DAYS, DEFINITIONS, DISHES, HOUSEHOLD, JOBS, MONTHS,
+    OPPOSITES, PRODUCE, REASONS, SEASONS, SHAPES, UNITS,
 };
 
 use super::qa::{animal_vars, job_vars};
@@ -41,8 +41,9 @@ pub fn generate(rng: &mut Rng) -> String {
         numbers,
         shapes_and_time,
         words,
+        household,
     ];
-    let kind = kinds[rng.weighted(&[14, 6, 4, 5, 5, 5, 5, 7, 3, 4])];
+    let kind = kinds[rng.weighted(&[14, 6, 4, 5, 5, 5, 5, 7, 3, 4, 3])];
     kind(rng)
 }
 
@@ -446,6 +447,34 @@ fn shapes_and_time(rng: &mut Rng) -> String {
             out.push(t);
         }
     }
+    out.join(" ")
+}
+
+fn household(rng: &mut Rng) -> String {
+    let mut out = vec![rng
+        .pick_str(&[
+            "Every home has useful things in it.",
+            "Let us learn about temperature and some useful things at home.",
+            "Here are some facts about everyday things.",
+        ])
+        .to_string()];
+    if rng.chance(1, 2) {
+        out.push("Temperature tells us how hot or cold something is.".into());
+        out.push(
+            rng.pick_str(&[
+                "We measure it with a thermometer, in degrees Celsius.",
+                "A thermometer shows the temperature in degrees Celsius.",
+            ])
+            .into(),
+        );
+    }
+    let n = rng.range(3, 5) as usize;
+    let mut facts: Vec<&str> = rng.sample(HOUSEHOLD, n).iter().map(|&(_, a)| a).collect();
+    if rng.chance(1, 2) {
+        facts.push(rng.pick(REASONS).2);
+    }
+    rng.shuffle(&mut facts);
+    out.extend(facts.into_iter().map(String::from));
     out.join(" ")
 }
 

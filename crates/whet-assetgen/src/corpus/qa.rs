@@ -9,8 +9,8 @@ use crate::names;
 use crate::rng::Rng;
 use crate::text::{a, cap, count_of, join_and, join_or, num, ordinal, Vars};
 use crate::world::{
-    self, Animal, Group, ANIMALS, COLOURED, COUNTABLES, DAYS, DEFINITIONS, DISHES, JOBS, MONTHS,
-    OPPOSITES, PRODUCE, SEASONS, SHAPES, UNITS, VERB_PHRASES,
+    self, Animal, Group, ANIMALS, COLOURED, COUNTABLES, DAYS, DEFINITIONS, DISHES, HOUSEHOLD, JOBS,
+    MONTHS, OPPOSITES, PRODUCE, REASONS, SEASONS, SHAPES, UNITS, VERB_PHRASES,
 };
 
 /// A question and its answer, each a finished sentence (or two).
@@ -54,6 +54,8 @@ pub fn any(rng: &mut Rng, setting: Setting) -> Qa {
         (shape, 3, true),
         (opposite, 4, true),
         (definition, 5, true),
+        (why, 4, true),
+        (household, 4, true),
         (list, 5, true),
         (rewrite, 6, false),
     ];
@@ -669,8 +671,24 @@ fn definition(rng: &mut Rng, _: Setting) -> Qa {
             ("Can you tell me what {a_word} is?", "{def}"),
             ("Define the word {word}.", "{def}"),
             ("What is the meaning of the word {word}?", "{def}"),
+            ("Explain what {a_word} is.", "{def}"),
         ],
     )
+}
+
+fn why(rng: &mut Rng, _: Setting) -> Qa {
+    let &(question, clause, answer) = rng.pick(REASONS);
+    let question = if rng.chance(1, 3) {
+        format!("Can you explain why {clause}?")
+    } else {
+        question.to_string()
+    };
+    Qa { question, answer: answer.to_string() }
+}
+
+fn household(rng: &mut Rng, _: Setting) -> Qa {
+    let &(question, answer) = rng.pick(HOUSEHOLD);
+    Qa { question: question.to_string(), answer: answer.to_string() }
 }
 
 fn list(rng: &mut Rng, _: Setting) -> Qa {
