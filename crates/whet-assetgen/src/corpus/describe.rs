@@ -141,6 +141,8 @@ fn market(rng: &mut Rng) -> String {
     let coloured: Vec<String> = goods
         .iter()
         .filter_map(|g| COLOURED.iter().find(|c| c.thing == *g))
+        // Not "the oranges are orange".
+        .filter(|c| !c.thing.starts_with(c.colour))
         .map(|c| format!("the {} are {}", c.thing, c.colour))
         .collect();
     if coloured.len() >= 2 {
