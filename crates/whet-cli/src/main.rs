@@ -2,10 +2,12 @@
 //! library crates and prints; the work itself lives in the crates.
 
 mod bench_cmd;
+mod bundled;
 mod data_cmd;
 mod generate_cmd;
 mod merge_cmd;
 mod model_source;
+mod quickstart_cmd;
 mod score_cmd;
 mod tokenizer_cmd;
 mod train_cmd;
@@ -26,6 +28,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Fine-tune the bundled base model on the sample data and show before/after (offline, minutes).
+    Quickstart(quickstart_cmd::QuickstartArgs),
     /// Prepare and inspect datasets.
     Data {
         #[command(subcommand)]
@@ -59,6 +63,7 @@ pub fn version() -> &'static str {
 
 fn main() -> std::process::ExitCode {
     let result = match Cli::parse().command {
+        Command::Quickstart(args) => quickstart_cmd::run(args),
         Command::Data { cmd } => data_cmd::run(cmd),
         Command::Train(args) => train_cmd::run_cmd(args),
         Command::Tokenizer(cmd) => tokenizer_cmd::run(cmd),

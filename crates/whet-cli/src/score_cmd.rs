@@ -6,10 +6,9 @@ use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 
 use anyhow::{bail, Context, Result};
-use candle_core::Tensor;
 use serde_json::{json, Value};
-use whet_data::{tokenize_chat, tokenize_text, Tokenized};
-use whet_models::CausalLm;
+use whet_data::{tokenize_chat, tokenize_text};
+use whet_eval::{perplexity, score_tokenized};
 
 use crate::model_source::ModelArgs;
 
@@ -53,7 +52,7 @@ pub fn run(args: ScoreArgs) -> Result<()> {
         } else {
             bail!("{}:{line_no}: a record needs a string `text` or a `messages` list", path.display());
         };
-        let (n_tokens, nll) = score(&loaded.model, &tokenized)
+        let (n_tokens, nll) = score_tokenized(&loaded.model, &tokenized)
             .with_context(|| format!("{}:{line_no}", path.display()))?;
         scores.push(Score { line: line_no, n_tokens, nll });
     }
@@ -88,31 +87,4 @@ pub fn run(args: ScoreArgs) -> Result<()> {
         );
     }
     Ok(())
-}
-
-fn perplexity(nll: f64, n_tokens: usize) -> f64 {
-    if n_tokens == 0 {
-        f64::NAN
-    } else {
-        (nll / n_tokens as f64).exp()
-    }
-}
-
-/// Scored token count and summed NLL: token `j` is predicted from the logits at `j - 1`.
-fn score(model: &CausalLm, t: &Tokenized) -> Result<(usize, f64)> {
-    let n = t.num_targets();
-    if n == 0 {
-        return Ok((0, 0.0));
-    }
-    let ids = Tensor::new(t.ids.as_slice(), model.device())?.unsqueeze(0)?;
-    let logits = model.forward(&ids, &mut model.new_cache())?.squeeze(0)?;
-    let rows: Vec<Vec<f32>> = logits.to_vec2()?;
-    let mut nll = 0.0f64;
-    for (j, _) in t.targets.iter().enumerate().filter(|(_, is)| **is) {
-        let row = &rows[j - 1];
-        let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max) as f64;
-        let sum: f64 = row.iter().map(|&l| (l as f64 - max).exp()).sum();
-        nll += max + sum.ln() - row[t.ids[j] as usize] as f64;
-    }
-    Ok((n, nll))
 }

@@ -193,6 +193,12 @@ impl TrainConfig {
     /// string) and validates the result.
     pub fn load(path: &Path, overrides: &[String]) -> Result<Self> {
         let text = std::fs::read_to_string(path).map_err(|source| Error::Io { path: path.to_path_buf(), source })?;
+        Self::parse(&text, path, path.parent().unwrap_or(Path::new(".")), overrides)
+    }
+
+    /// [`TrainConfig::load`] for a config held in memory: `path` names it in errors and relative
+    /// paths are relative to `base`.
+    pub fn parse(text: &str, path: &Path, base: &Path, overrides: &[String]) -> Result<Self> {
         let mut table: toml::Table = text.parse().map_err(|e: toml::de::Error| config_error(path, &e.to_string()))?;
         for o in overrides {
             apply_override(&mut table, o).map_err(|m| config_error(path, &format!("--set {o}: {m}")))?;
@@ -202,7 +208,7 @@ impl TrainConfig {
             .map_err(|e: toml::de::Error| config_error(path, &suggest(&e.to_string())))?;
         let mut config = config;
         config.validate().map_err(|m| config_error(path, &m))?;
-        config.resolve_paths(path.parent().unwrap_or(Path::new(".")));
+        config.resolve_paths(base);
         Ok(config)
     }
 

@@ -1,6 +1,7 @@
 //! The quickstart demo's supervised fine-tuning set: questions about the fictional Corvid WX-4
 //! weather station (`product.rs`) with their canonical answers, as `train.jsonl`, `valid.jsonl`
-//! and `test.jsonl` of `{"messages": [system, user, assistant]}` records.
+//! and `test.jsonl` of `{"messages": [user, assistant]}` records. (No system prompt: the questions name the product,
+//! and a prompt on every record would cost a fifth of the quickstart's training time.)
 //!
 //! The split is per fact: of a fact's seven question phrasings, one goes to test, one to
 //! valid, the other five to train. Which phrasing goes where is chosen by the seeded PRNG but
@@ -17,7 +18,7 @@ use anyhow::{Context, Result};
 
 use crate::jsonl;
 use crate::rng::Rng;
-use product::{SYSTEM_PROMPT, TYPES};
+use product::TYPES;
 
 /// One question about one fact.
 #[derive(Clone, Debug)]
@@ -39,7 +40,6 @@ impl Record {
     pub fn to_json(&self) -> String {
         let mut s = String::from("{\"messages\":[");
         for (i, (role, content)) in [
-            ("system", SYSTEM_PROMPT),
             ("user", self.question.as_str()),
             ("assistant", self.answer),
         ]
@@ -159,16 +159,15 @@ mod tests {
                 let v: serde_json::Value = serde_json::from_str(line).unwrap();
                 let msgs = v["messages"].as_array().unwrap();
                 assert_eq!(v.as_object().unwrap().len(), 1);
-                assert_eq!(msgs.len(), 3);
+                assert_eq!(msgs.len(), 2);
                 let roles: Vec<&str> = msgs.iter().map(|m| m["role"].as_str().unwrap()).collect();
-                assert_eq!(roles, ["system", "user", "assistant"]);
-                assert_eq!(msgs[0]["content"], SYSTEM_PROMPT);
+                assert_eq!(roles, ["user", "assistant"]);
                 for m in msgs {
                     assert_eq!(m.as_object().unwrap().len(), 2);
                 }
                 (
+                    msgs[0]["content"].as_str().unwrap().to_string(),
                     msgs[1]["content"].as_str().unwrap().to_string(),
-                    msgs[2]["content"].as_str().unwrap().to_string(),
                 )
             })
             .collect()

@@ -8,9 +8,6 @@
 //! questions, which is the exact-match target of the demo's evaluation. The answers are full of
 //! invented names and numbers, so a model that never saw this data cannot produce them.
 
-pub const SYSTEM_PROMPT: &str =
-    "You are the support assistant for the Corvid WX-4 weather station.";
-
 #[cfg(test)]
 const PRODUCT_NAMES: &[&str] = &["Corvid", "WX-4", "WX4"];
 

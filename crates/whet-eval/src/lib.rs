@@ -1,0 +1,13 @@
+//! whet-eval: how good a model (or a model with an adapter) is on data — negative log-likelihood
+//! and perplexity under the loss mask training uses, generated answers, and task metrics such as
+//! exact match.
+
+pub mod answer;
+pub mod error;
+pub mod exact_match;
+pub mod score;
+
+pub use answer::{greedy_answer, AnswerOptions};
+pub use error::{Error, Result};
+pub use exact_match::{exact_match, normalize_answer};
+pub use score::{perplexity, score_tokenized};
