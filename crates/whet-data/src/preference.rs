@@ -67,7 +67,11 @@ impl PreferencePair {
             }
         }
         if chosen == rejected {
-            let text: String = chosen.iter().map(|m| m.content.as_str()).collect::<Vec<_>>().join(" / ");
+            let text: String = chosen
+                .iter()
+                .map(|m| m.content.as_str())
+                .collect::<Vec<_>>()
+                .join(" / ");
             return Err(format!(
                 "`chosen` and `rejected` are identical ({:?}): a pair must prefer one answer over a different one; \
                  drop the record or fix one of the answers",
@@ -165,9 +169,11 @@ mod tests {
             "chosen": [{"role": "user", "content": "Name a fruit."}, {"role": "assistant", "content": "An apple."}],
             "rejected": [{"role": "user", "content": "Name a fruit."}, {"role": "assistant", "content": "A chair."}]}))
         .unwrap();
-        let openai = pair(json!({"input": {"messages": [{"role": "user", "content": "Name a fruit."}]},
+        let openai = pair(
+            json!({"input": {"messages": [{"role": "user", "content": "Name a fruit."}]},
                                  "preferred_output": [{"role": "assistant", "content": "An apple."}],
-                                 "non_preferred_output": [{"role": "assistant", "content": "A chair."}]}))
+                                 "non_preferred_output": [{"role": "assistant", "content": "A chair."}]}),
+        )
         .unwrap();
         assert_eq!(trl, implicit);
         assert_eq!(trl, openai);
@@ -180,7 +186,10 @@ mod tests {
     #[test]
     fn identical_answers_are_refused() {
         let e = pair(json!({"prompt": "Q", "chosen": "Same answer.", "rejected": "Same answer."})).unwrap_err();
-        assert!(e.contains("`chosen` and `rejected` are identical") && e.contains("Same answer."), "{e}");
+        assert!(
+            e.contains("`chosen` and `rejected` are identical") && e.contains("Same answer."),
+            "{e}"
+        );
         // Implicit prompt with identical conversations: the prompt is all but the last message,
         // and the answers left are identical.
         let conv = json!([{"role": "user", "content": "Q"}, {"role": "assistant", "content": "A"}]);
@@ -213,10 +222,15 @@ mod tests {
     #[test]
     fn records_that_are_not_preference_pairs_are_named() {
         let e = pair(json!({"messages": [{"role": "user", "content": "Hi"}]})).unwrap_err();
-        assert!(e.starts_with("a chat record, not a preference pair") && e.contains("preferred_output"), "{e}");
+        assert!(
+            e.starts_with("a chat record, not a preference pair") && e.contains("preferred_output"),
+            "{e}"
+        );
         let e = pair(json!({"text": "Hello"})).unwrap_err();
         assert!(e.starts_with("a text record, not a preference pair"), "{e}");
-        let Value::Object(obj) = json!({"prompt": "Q", "chosen": "A", "rejected": "B"}) else { unreachable!() };
+        let Value::Object(obj) = json!({"prompt": "Q", "chosen": "A", "rejected": "B"}) else {
+            unreachable!()
+        };
         let e = parse_pair(Format::Text, obj).unwrap_err();
         assert_eq!(e, "missing field `text`");
     }

@@ -15,35 +15,49 @@ const PAD: u32 = 511;
 const EOS: u32 = 508;
 
 fn golden(rel: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/golden").join(rel)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../tests/golden")
+        .join(rel)
 }
 
 fn json(rel: &str) -> Value {
-    serde_json::from_str(&std::fs::read_to_string(golden(rel)).unwrap()).unwrap()
+    serde_json::from_str(&std::fs::read_to_string(golden(rel)).expect("golden file")).expect("golden JSON")
 }
 
 fn ids(v: &Value) -> Vec<u32> {
-    v.as_array().unwrap().iter().map(|x| x.as_u64().unwrap() as u32).collect()
+    v.as_array()
+        .expect("list")
+        .iter()
+        .map(|x| x.as_u64().expect("id") as u32)
+        .collect()
 }
 
 fn flags(v: &Value) -> Vec<bool> {
-    v.as_array().unwrap().iter().map(|x| x.as_u64().unwrap() == 1).collect()
+    v.as_array()
+        .expect("list")
+        .iter()
+        .map(|x| x.as_u64().expect("0 or 1") == 1)
+        .collect()
 }
 
 fn tokenizer() -> ModelTokenizer {
-    ModelTokenizer::load(&golden("models/llama")).unwrap()
+    ModelTokenizer::load(&golden("models/llama")).expect("golden tokenizer")
 }
 
 fn expected(v: &Value) -> TokenizedPair {
-    TokenizedPair { prompt: ids(&v["prompt_ids"]), chosen: ids(&v["chosen_ids"]), rejected: ids(&v["rejected_ids"]) }
+    TokenizedPair {
+        prompt: ids(&v["prompt_ids"]),
+        chosen: ids(&v["chosen_ids"]),
+        rejected: ids(&v["rejected_ids"]),
+    }
 }
 
 /// The training pairs, tokenised by whet, in file order.
 fn training_pairs(tok: &ModelTokenizer) -> Vec<TokenizedPair> {
     read_pairs(&golden("dpo/pairs.jsonl"), Format::Auto)
-        .unwrap()
+        .expect("golden pairs")
         .iter()
-        .map(|(_, p)| tokenize_pair(tok, p).unwrap())
+        .map(|(line, p)| tokenize_pair(tok, p).unwrap_or_else(|e| panic!("pairs.jsonl:{line}: {e}")))
         .collect()
 }
 
@@ -51,7 +65,12 @@ fn training_pairs(tok: &ModelTokenizer) -> Vec<TokenizedPair> {
 fn training_pairs_tokenise_to_trls_ids() {
     let tok = tokenizer();
     let golden = json("dpo/tokenization.json");
-    let want: Vec<TokenizedPair> = golden["training_pairs"]["tokenized"].as_array().unwrap().iter().map(expected).collect();
+    let want: Vec<TokenizedPair> = golden["training_pairs"]["tokenized"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(expected)
+        .collect();
     let got = training_pairs(&tok);
     assert_eq!(got.len(), 8);
     for (i, (g, w)) in got.iter().zip(&want).enumerate() {
@@ -76,13 +95,20 @@ fn every_layout_and_truncation_case_matches_trl() {
             "keep_end" => TruncationMode::KeepEnd,
             other => panic!("{name}: unknown mode {other}"),
         };
-        let t = Truncation { max_length: case["max_length"].as_u64().map(|n| n as usize), mode };
+        let t = Truncation {
+            max_length: case["max_length"].as_u64().map(|n| n as usize),
+            mode,
+        };
         assert_eq!(got.is_dropped(&t), case["dropped"].as_bool().unwrap(), "{name}");
         if got.is_dropped(&t) {
             continue;
         }
         for side in ["chosen", "rejected"] {
-            let seq = if side == "chosen" { got.chosen_sequence(&t) } else { got.rejected_sequence(&t) };
+            let seq = if side == "chosen" {
+                got.chosen_sequence(&t)
+            } else {
+                got.rejected_sequence(&t)
+            };
             let want = PreferenceSequence {
                 ids: ids(&case[format!("{side}_input_ids")]),
                 completion_mask: flags(&case[format!("{side}_completion_mask")]),
@@ -94,23 +120,33 @@ fn every_layout_and_truncation_case_matches_trl() {
 
 /// Right-pads rows with `pad` (and masks with 0) to the longest, as TRL's collators do.
 fn padded(rows: &[Vec<u32>], pad: u32) -> Vec<Vec<u32>> {
-    let width = rows.iter().map(Vec::len).max().unwrap();
-    rows.iter().map(|r| r.iter().copied().chain(std::iter::repeat(pad)).take(width).collect()).collect()
+    let width = rows.iter().map(Vec::len).max().unwrap_or(0);
+    rows.iter()
+        .map(|r| r.iter().copied().chain(std::iter::repeat(pad)).take(width).collect())
+        .collect()
 }
 
 fn matrix(v: &Value) -> Vec<Vec<u32>> {
-    v.as_array().unwrap().iter().map(ids).collect()
+    v.as_array().expect("list of rows").iter().map(ids).collect()
 }
 
 #[test]
 fn dpo_run_batches_are_the_pairs_sequences_right_padded() {
     let tok = tokenizer();
     let pairs = training_pairs(&tok);
-    let t = Truncation { max_length: Some(64), mode: TruncationMode::KeepStart };
+    let t = Truncation {
+        max_length: Some(64),
+        mode: TruncationMode::KeepStart,
+    };
     for run in ["dpo_sigmoid", "dpo_ipo", "dpo_hinge", "dpo_robust_label_smoothing_0.1"] {
         let golden = json(&format!("dpo/runs/{run}.json"));
         for step in golden["steps"].as_array().unwrap() {
-            let order: Vec<usize> = step["pair_indices"].as_array().unwrap().iter().map(|i| i.as_u64().unwrap() as usize).collect();
+            let order: Vec<usize> = step["pair_indices"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|i| i.as_u64().unwrap() as usize)
+                .collect();
             // Rows: every pair's chosen sequence, then every pair's rejected sequence.
             let seqs: Vec<PreferenceSequence> = order
                 .iter()
@@ -118,12 +154,30 @@ fn dpo_run_batches_are_the_pairs_sequences_right_padded() {
                 .chain(order.iter().map(|&i| pairs[i].rejected_sequence(&t)))
                 .collect();
             let rows: Vec<Vec<u32>> = seqs.iter().map(|s| s.ids.clone()).collect();
-            let masks: Vec<Vec<u32>> = seqs.iter().map(|s| s.completion_mask.iter().map(|&m| m as u32).collect()).collect();
+            let masks: Vec<Vec<u32>> = seqs
+                .iter()
+                .map(|s| s.completion_mask.iter().map(|&m| m as u32).collect())
+                .collect();
             let attention: Vec<Vec<u32>> = seqs.iter().map(|s| vec![1; s.ids.len()]).collect();
             let batch = &step["batch"];
-            assert_eq!(padded(&rows, PAD), matrix(&batch["input_ids"]), "{run} step {}", step["step"]);
-            assert_eq!(padded(&masks, 0), matrix(&batch["completion_mask"]), "{run} step {}", step["step"]);
-            assert_eq!(padded(&attention, 0), matrix(&batch["attention_mask"]), "{run} step {}", step["step"]);
+            assert_eq!(
+                padded(&rows, PAD),
+                matrix(&batch["input_ids"]),
+                "{run} step {}",
+                step["step"]
+            );
+            assert_eq!(
+                padded(&masks, 0),
+                matrix(&batch["completion_mask"]),
+                "{run} step {}",
+                step["step"]
+            );
+            assert_eq!(
+                padded(&attention, 0),
+                matrix(&batch["attention_mask"]),
+                "{run} step {}",
+                step["step"]
+            );
         }
     }
 }
@@ -136,17 +190,30 @@ fn orpo_and_simpo_batches_are_the_dpo_ids_with_eos_after_each_answer() {
     for run in ["orpo", "simpo"] {
         let golden = json(&format!("dpo/runs/{run}.json"));
         for step in golden["steps"].as_array().unwrap() {
-            let order: Vec<usize> = step["pair_indices"].as_array().unwrap().iter().map(|i| i.as_u64().unwrap() as usize).collect();
+            let order: Vec<usize> = step["pair_indices"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|i| i.as_u64().unwrap() as usize)
+                .collect();
             for side in ["chosen", "rejected"] {
                 let rows: Vec<Vec<u32>> = order
                     .iter()
                     .map(|&i| {
-                        let answer = if side == "chosen" { &pairs[i].chosen } else { &pairs[i].rejected };
+                        let answer = if side == "chosen" {
+                            &pairs[i].chosen
+                        } else {
+                            &pairs[i].rejected
+                        };
                         pairs[i].prompt.iter().chain(answer).copied().collect()
                     })
                     .collect();
                 let batch = &step["batch"];
-                assert_eq!(padded(&rows, PAD), matrix(&batch[format!("{side}_input_ids")]), "{run} {side}");
+                assert_eq!(
+                    padded(&rows, PAD),
+                    matrix(&batch[format!("{side}_input_ids")]),
+                    "{run} {side}"
+                );
                 // Labels: -100 on the prompt and the padding, the ids on the answer.
                 let labels: Vec<Vec<i64>> = batch[format!("{side}_labels")]
                     .as_array()

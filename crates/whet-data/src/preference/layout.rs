@@ -102,9 +102,11 @@ pub(crate) fn openai(obj: &mut Map<String, Value>) -> Result<Record, String> {
                 other => messages(other, "prompt", "role", "content")? == prompt,
             };
             if !same {
-                return Err("`prompt` and `input.messages` are different prompts; OpenAI's layout keeps the prompt \
+                return Err(
+                    "`prompt` and `input.messages` are different prompts; OpenAI's layout keeps the prompt \
                             in `input.messages` only: remove `prompt`"
-                    .into());
+                        .into(),
+                );
             }
         }
     }
@@ -215,7 +217,13 @@ fn is_plain(v: &Value, field: &str) -> Result<bool, String> {
 }
 
 fn mixed(a: &str, va: &Value, b: &str, vb: &Value) -> String {
-    let kind = |v: &Value| if v.is_string() { "a string" } else { "a list of messages" };
+    let kind = |v: &Value| {
+        if v.is_string() {
+            "a string"
+        } else {
+            "a list of messages"
+        }
+    };
     format!(
         "`{a}` is {} but `{b}` is {}: give `prompt`, `chosen` and `rejected` all as strings or all as message lists",
         kind(va),
@@ -253,7 +261,9 @@ mod tests {
     use serde_json::json;
 
     fn parse(v: Value) -> Result<Record, String> {
-        let Value::Object(mut obj) = v else { panic!("not an object") };
+        let Value::Object(mut obj) = v else {
+            panic!("not an object")
+        };
         if obj.contains_key("preferred_output") {
             openai(&mut obj)
         } else {
@@ -261,12 +271,23 @@ mod tests {
         }
     }
 
-    fn pairs(ms: &[Message]) -> Vec<(&str, &str)> {
+    /// (role, content) of each message.
+    type Turns<'a> = Vec<(&'a str, &'a str)>;
+
+    fn pairs(ms: &[Message]) -> Turns<'_> {
         ms.iter().map(|m| (m.role.as_str(), m.content.as_str())).collect()
     }
 
-    fn sides(r: &Record) -> (Vec<(&str, &str)>, Vec<(&str, &str)>, Vec<(&str, &str)>, bool) {
-        let Record::Preference { prompt, chosen, rejected, plain } = r else { panic!("not a pair: {r:?}") };
+    fn sides(r: &Record) -> (Turns<'_>, Turns<'_>, Turns<'_>, bool) {
+        let Record::Preference {
+            prompt,
+            chosen,
+            rejected,
+            plain,
+        } = r
+        else {
+            panic!("not a pair: {r:?}")
+        };
         (pairs(prompt), pairs(chosen), pairs(rejected), *plain)
     }
 
@@ -275,7 +296,12 @@ mod tests {
         let r = parse(json!({"prompt": "The sky is", "chosen": " blue.", "rejected": " green."})).unwrap();
         assert_eq!(
             sides(&r),
-            (vec![("user", "The sky is")], vec![("assistant", " blue.")], vec![("assistant", " green.")], true)
+            (
+                vec![("user", "The sky is")],
+                vec![("assistant", " blue.")],
+                vec![("assistant", " green.")],
+                true
+            )
         );
     }
 
@@ -289,7 +315,10 @@ mod tests {
         .unwrap();
         let (prompt, chosen, rejected, plain) = sides(&r);
         assert_eq!(prompt, vec![("system", "Be brief."), ("user", "Hi")]);
-        assert_eq!((chosen, rejected, plain), (vec![("assistant", "Hello.")], vec![("assistant", "Go away.")], false));
+        assert_eq!(
+            (chosen, rejected, plain),
+            (vec![("assistant", "Hello.")], vec![("assistant", "Go away.")], false)
+        );
     }
 
     #[test]
@@ -312,7 +341,12 @@ mod tests {
         let r = parse(json!({"chosen": "The sky is blue.", "rejected": "The sky is green."})).unwrap();
         assert_eq!(
             sides(&r),
-            (vec![("user", "The sky is")], vec![("assistant", " blue.")], vec![("assistant", " green.")], true)
+            (
+                vec![("user", "The sky is")],
+                vec![("assistant", " blue.")],
+                vec![("assistant", " green.")],
+                true
+            )
         );
         // Characters, not bytes: the shared prefix ends inside no multi-byte character.
         let r = parse(json!({"chosen": "Zoë é", "rejected": "Zoë è"})).unwrap();
@@ -358,7 +392,10 @@ mod tests {
             "rejected": [{"role": "user", "content": "Name a tool."}, {"role": "assistant", "content": "Hammer."}]
         }))
         .unwrap_err();
-        assert!(e.contains("no `prompt`") && e.contains("different messages") && e.contains("Name a tool."), "{e}");
+        assert!(
+            e.contains("no `prompt`") && e.contains("different messages") && e.contains("Name a tool."),
+            "{e}"
+        );
         assert!(e.contains("add a `prompt` field"), "{e}");
         let e = parse(json!({"chosen": "Yes.", "rejected": "No."})).unwrap_err();
         assert!(e.contains("share no beginning") && e.contains("first character"), "{e}");
@@ -369,21 +406,32 @@ mod tests {
         let e = parse(json!({"prompt": "Q", "chosen": [{"role": "assistant", "content": "A"}],
                              "rejected": [{"role": "assistant", "content": "B"}]}))
         .unwrap_err();
-        assert!(e.contains("`prompt` is a string but `chosen` is a list of messages") && e.contains("drop `prompt`"), "{e}");
+        assert!(
+            e.contains("`prompt` is a string but `chosen` is a list of messages") && e.contains("drop `prompt`"),
+            "{e}"
+        );
         let e = parse(json!({"prompt": "Q", "chosen": "A", "rejected": [{"role": "assistant", "content": "B"}]}))
             .unwrap_err();
         assert!(e.contains("`chosen` is a string but `rejected` is a list"), "{e}");
         let e = parse(json!({"prompt": "Q", "chosen": 3, "rejected": "B"})).unwrap_err();
-        assert!(e.contains("`chosen` must be a string or a list of messages, found a number"), "{e}");
+        assert!(
+            e.contains("`chosen` must be a string or a list of messages, found a number"),
+            "{e}"
+        );
     }
 
     #[test]
     fn answers_that_repeat_an_explicit_prompt_are_refused() {
         let q = json!({"role": "user", "content": "Q"});
-        let e = parse(json!({"prompt": [q], "chosen": [q, {"role": "assistant", "content": "A"}],
-                             "rejected": [q, {"role": "assistant", "content": "B"}]}))
+        let e = parse(
+            json!({"prompt": [q], "chosen": [q, {"role": "assistant", "content": "A"}],
+                             "rejected": [q, {"role": "assistant", "content": "B"}]}),
+        )
         .unwrap_err();
-        assert!(e.contains("`chosen` repeats the prompt") && e.contains("drop `prompt`"), "{e}");
+        assert!(
+            e.contains("`chosen` repeats the prompt") && e.contains("drop `prompt`"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -391,7 +439,10 @@ mod tests {
         let input = json!({"messages": [{"role": "user", "content": "Q"}]});
         let a = json!({"role": "assistant", "content": "A"});
         let e = parse(json!({"input": input, "preferred_output": [a, a], "non_preferred_output": [a]})).unwrap_err();
-        assert!(e.contains("`preferred_output` must hold exactly one assistant message") && e.contains("found 2"), "{e}");
+        assert!(
+            e.contains("`preferred_output` must hold exactly one assistant message") && e.contains("found 2"),
+            "{e}"
+        );
         let e = parse(json!({"input": input, "preferred_output": [a],
                              "non_preferred_output": [{"role": "user", "content": "B"}]}))
         .unwrap_err();

@@ -138,13 +138,16 @@ fn sequence(prompt: &[u32], answer: &[u32], t: &Truncation) -> PreferenceSequenc
 /// Tokenises a validated pair as TRL's `DPOTrainer` does (module doc).
 pub fn tokenize_pair(tok: &ModelTokenizer, pair: &PreferencePair) -> Result<TokenizedPair> {
     let (prompt, chosen_full, rejected_full) = if pair.is_plain() {
-        let eos = tok.special_tokens.get("eos_token").ok_or_else(|| Error::TokenizerConfig {
-            path: tok.dir.join("tokenizer_config.json"),
-            key: "eos_token".into(),
-            message: "is not set; plain-text preference pairs end each answer with it (as TRL does), so the \
+        let eos = tok
+            .special_tokens
+            .get("eos_token")
+            .ok_or_else(|| Error::TokenizerConfig {
+                path: tok.dir.join("tokenizer_config.json"),
+                key: "eos_token".into(),
+                message: "is not set; plain-text preference pairs end each answer with it (as TRL does), so the \
                       tokenizer must name one"
-                .into(),
-        })?;
+                    .into(),
+            })?;
         let prompt = text(pair.prompt());
         let full = |answer: &[Message]| {
             let mut s = format!("{prompt}{}", text(answer));
