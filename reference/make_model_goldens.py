@@ -61,7 +61,7 @@ MODELS_DIR = OUT / "models"
 CT_DIR = OUT / "chat_templates"
 SCRIPT = "reference/make_model_goldens.py"
 OWN_DIRS = ("models/", "chat_templates/")  # MANIFEST "files" entries this script owns
-OTHER_GENERATOR_SECTIONS = ("adapter_goldens",)  # MANIFEST sections kept from other generators
+OTHER_GENERATOR_SECTIONS = ("adapter_goldens", "dpo_goldens")  # MANIFEST sections kept from other generators
 
 CORPUS_SEED = 1234
 INPUT_SEED = 4321

@@ -7,10 +7,12 @@
 //!   `observation` → tool)
 //! - Alpaca: `{"instruction": "...", "input": "...", "output": "...", "system"?: "..."}`
 //! - raw text: `{"text": "..."}`
-//! - preference (TRL): `{"prompt": ..., "chosen": ..., "rejected": ...}`, each a string or a list
-//!   of messages
+//! - preference (TRL): `{"prompt": ..., "chosen": ..., "rejected": ...}`, all strings or all lists
+//!   of messages; without `prompt`, the prompt is what `chosen` and `rejected` share at the start
 //! - OpenAI DPO: `{"input": {"messages": [...]}, "preferred_output": [...],
-//!   "non_preferred_output": [...]}`
+//!   "non_preferred_output": [...]}`, each output one assistant message
+//!
+//! (the preference layouts are parsed in `preference/layout.rs`.)
 //!
 //! With [`Format::Auto`] the layout is chosen per record from its keys. Keys a layout does not
 //! use (`id`, `category`, ...) are kept as `extras` and written back unchanged. Records are
@@ -177,38 +179,8 @@ pub fn parse(format: Format, mut obj: Map<String, Value>) -> Result<Parsed, Stri
         Format::Text => Record::Text {
             text: string(take(&mut obj, "text")?, "text")?,
         },
-        Format::Preference => {
-            let prompt = take(&mut obj, "prompt")?;
-            let chosen = take(&mut obj, "chosen")?;
-            let rejected = take(&mut obj, "rejected")?;
-            let plain = matches!(chosen, Value::String(_));
-            Record::Preference {
-                prompt: turns(prompt, "prompt", "user")?,
-                chosen: turns(chosen, "chosen", "assistant")?,
-                rejected: turns(rejected, "rejected", "assistant")?,
-                plain,
-            }
-        }
-        Format::OpenaiDpo => {
-            let mut input = match take(&mut obj, "input")? {
-                Value::Object(m) => m,
-                other => return Err(format!("`input` must be an object with `messages`, found {}", json_kind(&other))),
-            };
-            let prompt = messages(take(&mut input, "messages").map_err(|_| {
-                "`input` must contain `messages`".to_string()
-            })?, "input.messages", "role", "content")?;
-            Record::Preference {
-                prompt,
-                chosen: messages(take(&mut obj, "preferred_output")?, "preferred_output", "role", "content")?,
-                rejected: messages(
-                    take(&mut obj, "non_preferred_output")?,
-                    "non_preferred_output",
-                    "role",
-                    "content",
-                )?,
-                plain: false,
-            }
-        }
+        Format::Preference => crate::preference::layout::trl(&mut obj)?,
+        Format::OpenaiDpo => crate::preference::layout::openai(&mut obj)?,
     };
     Ok(Parsed {
         format,
@@ -217,7 +189,7 @@ pub fn parse(format: Format, mut obj: Map<String, Value>) -> Result<Parsed, Stri
     })
 }
 
-fn take(obj: &mut Map<String, Value>, key: &str) -> Result<Value, String> {
+pub(crate) fn take(obj: &mut Map<String, Value>, key: &str) -> Result<Value, String> {
     obj.remove(key)
         .ok_or_else(|| format!("missing field `{key}`"))
 }
@@ -239,7 +211,7 @@ fn sharegpt_role(from: &str) -> Option<&'static str> {
     })
 }
 
-fn messages(v: Value, field: &str, role_key: &str, content_key: &str) -> Result<Vec<Message>, String> {
+pub(crate) fn messages(v: Value, field: &str, role_key: &str, content_key: &str) -> Result<Vec<Message>, String> {
     let arr = match v {
         Value::Array(a) => a,
         other => return Err(format!("`{field}` must be an array of messages, found {}", json_kind(&other))),
@@ -271,21 +243,6 @@ fn messages(v: Value, field: &str, role_key: &str, content_key: &str) -> Result<
             Ok(Message { role, content })
         })
         .collect()
-}
-
-/// A preference field: a plain string (one turn with `role`) or a list of messages.
-fn turns(v: Value, field: &str, role: &str) -> Result<Vec<Message>, String> {
-    match v {
-        Value::String(s) => Ok(vec![Message {
-            role: role.into(),
-            content: s,
-        }]),
-        v @ Value::Array(_) => messages(v, field, "role", "content"),
-        other => Err(format!(
-            "`{field}` must be a string or a list of messages, found {}",
-            json_kind(&other)
-        )),
-    }
 }
 
 impl Record {

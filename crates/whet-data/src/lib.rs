@@ -6,13 +6,15 @@
 //! ShareGPT `conversations`, Alpaca, raw `text`, preference pairs); `prep` is the
 //! `whet data prep` pipeline (normalise, validate, filter, deduplicate, redact, audit, split);
 //! `tokenizer`, `chat_template` and `loss_mask` turn records into token ids with the loss mask
-//! training uses, rendering chat templates as transformers does.
+//! training uses, rendering chat templates as transformers does; `preference` checks preference
+//! pairs and tokenises them as TRL's `DPOTrainer` does.
 
 pub mod chat_template;
 pub mod error;
 pub mod formats;
 pub mod loss_mask;
 pub mod prep;
+pub mod preference;
 pub mod pyjson;
 pub mod records;
 pub mod tokenizer;
@@ -20,5 +22,6 @@ pub mod tokenizer_train;
 
 pub use chat_template::{ChatTemplate, RenderOptions};
 pub use error::{Error, Result};
+pub use preference::{parse_pair, read_pairs, tokenize_pair, PreferencePair, TokenizedPair, Truncation, TruncationMode};
 pub use loss_mask::{tokenize_chat, tokenize_chat_with, tokenize_text, ChatMask, Tokenized};
 pub use tokenizer::ModelTokenizer;
