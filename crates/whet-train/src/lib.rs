@@ -8,6 +8,7 @@ pub mod batching;
 pub mod checkpoint;
 pub mod config;
 pub mod dataset;
+pub mod dpo_loss;
 pub mod error;
 pub mod grad_clip;
 pub mod loss;
@@ -19,6 +20,7 @@ pub mod tensorboard;
 pub mod trainable;
 
 pub use accumulate::accumulate_gradients;
+pub use dpo_loss::{preference_gradients, preference_loss, PreferenceBatch, PreferenceLoss, PreferenceMetrics};
 pub use adamw::{AdamW, AdamWConfig};
 pub use error::{Error, Result};
 pub use grad_clip::clip_grad_norm;
