@@ -14,6 +14,7 @@ pub mod grad_clip;
 pub mod loss;
 pub mod loss_curve;
 pub mod metrics;
+pub mod preference_data;
 pub mod schedule;
 pub mod sft;
 pub mod tensorboard;
