@@ -156,3 +156,36 @@ fn the_reference_pass_leaves_the_adapters_in_place() {
     let wired = model.projections().iter().filter_map(|(_, p)| p.lora.as_ref()).count();
     assert_eq!(wired * 2, params.len());
 }
+
+#[test]
+fn the_recipe_batches_pairs_jsonl_as_trl_collated_them() {
+    use whet_train::config::{DpoLossType, DpoSection};
+    use whet_train::preference_data::{load_pairs, preference_batches};
+    let model_dir = root().join("tests/golden/models/llama");
+    let tok = whet_data::ModelTokenizer::load(&model_dir).unwrap();
+    let id = |name: &str| tok.special_tokens.get(name).and_then(|t| tok.token_id(t));
+    let pad = id("pad_token").or(id("eos_token")).unwrap();
+    let dpo = DpoSection { loss: DpoLossType::Sigmoid, max_length: 64, ..Default::default() };
+    let (pairs, _) = load_pairs(&root().join("tests/golden/dpo/pairs.jsonl"), &dpo, &tok, None).unwrap();
+    for step in golden("dpo_sigmoid")["steps"].as_array().unwrap() {
+        let order: Vec<usize> = step["pair_indices"].as_array().unwrap().iter().map(|v| v.as_u64().unwrap() as usize).collect();
+        let ours = &preference_batches(&pairs, &order, order.len(), pad)[0];
+        let theirs = batch(&step["batch"]);
+        assert_eq!(ours.input_ids, theirs.input_ids);
+        assert_eq!(ours.completion, theirs.completion);
+        assert_eq!(ours.attention, theirs.attention);
+    }
+    // ORPO/SimPO: EOS after each answer; compare real tokens (TRL pads chosen and rejected apart).
+    let (pairs, _) = load_pairs(&root().join("tests/golden/dpo/pairs.jsonl"), &dpo, &tok, id("eos_token")).unwrap();
+    for step in golden("simpo")["steps"].as_array().unwrap() {
+        let order: Vec<usize> = step["pair_indices"].as_array().unwrap().iter().map(|v| v.as_u64().unwrap() as usize).collect();
+        let ours = &preference_batches(&pairs, &order, order.len(), pad)[0];
+        let theirs = batch(&step["batch"]);
+        for (i, (a, b)) in ours.attention.iter().zip(&theirs.attention).enumerate() {
+            let n = a.iter().filter(|x| **x).count();
+            assert_eq!(n, b.iter().filter(|x| **x).count());
+            assert_eq!(ours.input_ids[i][..n], theirs.input_ids[i][..n]);
+            assert_eq!(ours.completion[i][..n], theirs.completion[i][..n]);
+        }
+    }
+}
