@@ -342,7 +342,7 @@ impl TrainConfig {
                 return Err(format!("`data.format` is `{}`; method = \"dpo\" reads preference pairs with format = \"auto\"", self.data.format));
             }
             let d = self.dpo.clone().unwrap_or_default();
-            if !(d.beta > 0.0 && d.beta.is_finite()) || !(d.orpo_lambda >= 0.0) || !d.simpo_gamma.is_finite() {
+            if !(d.beta > 0.0 && d.beta.is_finite()) || d.orpo_lambda.is_nan() || d.orpo_lambda < 0.0 || !d.simpo_gamma.is_finite() {
                 return Err("`dpo.beta` must be > 0, `dpo.orpo_lambda` >= 0 and `dpo.simpo_gamma` finite".into());
             }
             if !(0.0..0.5).contains(&d.label_smoothing) {

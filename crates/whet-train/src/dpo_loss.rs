@@ -87,7 +87,7 @@ impl PreferenceBatch {
         let rows = self.input_ids.len();
         let seq = self.input_ids.first().map_or(0, Vec::len);
         let same = |m: &[Vec<bool>]| m.len() == rows && m.iter().all(|r| r.len() == seq);
-        if rows == 0 || rows % 2 != 0 || seq < 2 || self.input_ids.iter().any(|r| r.len() != seq) || !same(&self.completion) || !same(&self.attention) {
+        if rows == 0 || !rows.is_multiple_of(2) || seq < 2 || self.input_ids.iter().any(|r| r.len() != seq) || !same(&self.completion) || !same(&self.attention) {
             return Err(Error::Batch(format!("a preference batch needs an even number of rows of equal length >= 2, with masks of the same shape (got {rows} rows)")));
         }
         if self.completion.iter().any(|r| !r[1..].iter().any(|c| *c)) {
