@@ -1,4 +1,4 @@
-//! `whet train CONFIG [--set key=value ...]`: one training run (`method = "sft"` or `"cpt"`),
+//! `whet train CONFIG [--set key=value ...]`: one training run (`method = "sft"`, `"cpt"` or `"dpo"`),
 //! configured by a TOML file validated before any work starts; prints a summary at the end.
 
 use std::path::PathBuf;

@@ -210,6 +210,20 @@ impl CausalLm {
         out
     }
 
+    /// Runs `f` on the base model: every LoRA adapter is detached for the call and re-attached
+    /// after it (the same tensors, so trainable `Var`s stay wired in). This is how DPO gets its
+    /// reference model without a second copy of the weights, as PEFT's `disable_adapter()` does
+    /// for TRL. Detaching is moving a few `Arc`s; nothing is copied.
+    pub fn with_adapters_disabled<R>(&mut self, f: impl FnOnce(&Self) -> R) -> R {
+        let taken: Vec<Option<crate::proj::Lora>> =
+            self.projections_mut().into_iter().map(|(_, p)| p.lora.take()).collect();
+        let out = f(self);
+        for ((_, p), lora) in self.projections_mut().into_iter().zip(taken) {
+            p.lora = lora;
+        }
+        out
+    }
+
     /// Every weight under its checkpoint key, as `save_pretrained` would write them (the tied
     /// `lm_head` omitted).
     pub fn named_weights(&self) -> Vec<(String, Tensor)> {

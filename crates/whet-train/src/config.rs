@@ -18,6 +18,9 @@ pub enum Method {
     Sft,
     /// Continued pretraining on raw text (loss on every token).
     Cpt,
+    /// Preference training on prompt/chosen/rejected pairs (DPO and its variants, ORPO, SimPO;
+    /// see the `[dpo]` section). LoRA only for now.
+    Dpo,
 }
 
 impl Method {
@@ -25,6 +28,7 @@ impl Method {
         match self {
             Method::Sft => "sft",
             Method::Cpt => "cpt",
+            Method::Dpo => "dpo",
         }
     }
 }
@@ -49,6 +53,73 @@ pub struct TrainConfig {
     pub lora: Option<LoraSection>,
     #[serde(default)]
     pub train: TrainSection,
+    /// Preference-training settings (`method = "dpo"` only).
+    #[serde(default)]
+    pub dpo: Option<DpoSection>,
+}
+
+/// The preference loss, as TRL names it (`loss_type`; ORPO and SimPO are TRL's ORPOTrainer and
+/// CPOTrainer with `loss_type = "simpo"`, `cpo_alpha = 0`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DpoLossType {
+    Sigmoid,
+    Ipo,
+    Hinge,
+    Robust,
+    Orpo,
+    Simpo,
+}
+
+/// `[dpo]`: defaults are TRL 1.16's (`DPOConfig`, `CPOConfig`, `ORPOConfig`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DpoSection {
+    pub loss: DpoLossType,
+    /// β: the KL strength of DPO-style losses, SimPO's reward scale.
+    pub beta: f64,
+    /// `robust` only (TRL 1.16's `sigmoid` ignores it).
+    pub label_smoothing: f64,
+    /// SimPO's target margin γ.
+    pub simpo_gamma: f64,
+    /// ORPO's λ (TRL's `ORPOConfig.beta`).
+    pub orpo_lambda: f64,
+    /// Each prompt + answer sequence is cut to this many tokens (keeping its start); a pair whose
+    /// prompt alone is this long is dropped.
+    pub max_length: usize,
+    /// Start from this adapter (e.g. an SFT run's `adapter/`) instead of a fresh one; the
+    /// reference model is still the base with adapters disabled.
+    pub adapter: Option<PathBuf>,
+}
+
+impl Default for DpoSection {
+    fn default() -> Self {
+        Self {
+            loss: DpoLossType::Sigmoid,
+            beta: 0.1,
+            label_smoothing: 0.0,
+            simpo_gamma: 0.5,
+            orpo_lambda: 0.1,
+            max_length: 1024,
+            adapter: None,
+        }
+    }
+}
+
+impl DpoSection {
+    /// The loss with its hyperparameters.
+    pub fn loss(&self) -> crate::dpo_loss::PreferenceLoss {
+        use crate::dpo_loss::PreferenceLoss as L;
+        let beta = self.beta;
+        match self.loss {
+            DpoLossType::Sigmoid => L::Sigmoid { beta },
+            DpoLossType::Robust => L::Robust { beta, label_smoothing: self.label_smoothing },
+            DpoLossType::Ipo => L::Ipo { beta },
+            DpoLossType::Hinge => L::Hinge { beta },
+            DpoLossType::Orpo => L::Orpo { lambda: self.orpo_lambda },
+            DpoLossType::Simpo => L::Simpo { beta, gamma: self.simpo_gamma },
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -225,6 +296,9 @@ impl TrainConfig {
         if let Some(v) = &mut self.data.valid {
             join(v);
         }
+        if let Some(a) = self.dpo.as_mut().and_then(|d| d.adapter.as_mut()) {
+            join(a);
+        }
         if let Some(t) = &self.data.chat_template {
             let candidate = lexical_join(base, Path::new(t));
             if Path::new(t).is_relative() && candidate.is_file() {
@@ -259,6 +333,26 @@ impl TrainConfig {
         }
         if self.init == Init::Random && self.lora.is_some() {
             return Err("`init = \"random\"` trains every weight; remove the [lora] section (LoRA adapts pretrained weights)".into());
+        }
+        if self.method == Method::Dpo {
+            if self.lora.is_none() {
+                return Err("DPO without [lora] is not supported yet (full fine-tuning would need a second copy of the model as the reference); add a [lora] section".into());
+            }
+            if self.data.format != "auto" {
+                return Err(format!("`data.format` is `{}`; method = \"dpo\" reads preference pairs with format = \"auto\"", self.data.format));
+            }
+            let d = self.dpo.clone().unwrap_or_default();
+            if !(d.beta > 0.0 && d.beta.is_finite()) || d.orpo_lambda.is_nan() || d.orpo_lambda < 0.0 || !d.simpo_gamma.is_finite() {
+                return Err("`dpo.beta` must be > 0, `dpo.orpo_lambda` >= 0 and `dpo.simpo_gamma` finite".into());
+            }
+            if !(0.0..0.5).contains(&d.label_smoothing) {
+                return Err(format!("`dpo.label_smoothing` must be in [0, 0.5), got {}", d.label_smoothing));
+            }
+            if d.max_length < 2 {
+                return Err("`dpo.max_length` must be at least 2".into());
+            }
+        } else if self.dpo.is_some() {
+            return Err(format!("a [dpo] section with method = \"{}\"; it applies to method = \"dpo\" only", self.method.name()));
         }
         if let Some(l) = &self.lora {
             if l.r == 0 {
@@ -365,6 +459,26 @@ mod tests {
         let (_d, p) = write(&format!("{MINIMAL}[train]\nmicro_bach_size = 2\n"));
         let err = TrainConfig::load(&p, &[]).unwrap_err().to_string();
         assert!(err.contains("did you mean `micro_batch_size`"), "{err}");
+    }
+
+    #[test]
+    fn dpo_needs_lora_and_checks_its_section() {
+        let dpo = "method = \"dpo\"\nmodel = \"m\"\noutput_dir = \"runs\"\n[data]\ntrain = \"t.jsonl\"\n";
+        let (_d, p) = write(dpo);
+        let err = TrainConfig::load(&p, &[]).unwrap_err().to_string();
+        assert!(err.contains("DPO without [lora] is not supported yet"), "{err}");
+        let (_d, p) = write(&format!("{dpo}[lora]\nr = 4\n[dpo]\nloss = \"ipo\"\n"));
+        let c = TrainConfig::load(&p, &[]).unwrap();
+        let d = c.dpo.unwrap();
+        assert_eq!((d.loss, d.beta, d.max_length), (DpoLossType::Ipo, 0.1, 1024));
+        let (_d, p) = write(&format!("{dpo}[lora]\n[dpo]\nbetta = 0.2\n"));
+        let err = TrainConfig::load(&p, &[]).unwrap_err().to_string();
+        assert!(err.contains("did you mean `beta`"), "{err}");
+        let (_d, p) = write(&format!("{dpo}[lora]\n[dpo]\nloss = \"kto\"\n"));
+        assert!(TrainConfig::load(&p, &[]).is_err());
+        let (_d, p) = write(&format!("{MINIMAL}[dpo]\nbeta = 0.2\n"));
+        let err = TrainConfig::load(&p, &[]).unwrap_err().to_string();
+        assert!(err.contains("method = \"dpo\" only"), "{err}");
     }
 
     #[test]

@@ -69,6 +69,9 @@ pub fn load_examples(
                     method.name()
                 )))
             }
+            (other, Method::Dpo) => {
+                return Err(at(format!("a {} record, not a preference pair: method = \"dpo\" trains on prompt/chosen/rejected pairs", other.kind())))
+            }
             (Record::Chat { .. }, Method::Cpt) => {
                 return Err(at("cpt trains on raw `text` records; this is a conversation (use method = \"sft\")".into()))
             }

@@ -1,7 +1,15 @@
-//! The `sft` and `cpt` recipes: causal-LM training with LoRA or full fine-tuning. The two differ
-//! only in their data and loss mask (`dataset.rs`); the loop is the same and reads top to bottom:
-//! setup, loop (micro-batches, accumulation normalised per token, clipping, schedule, evaluation,
-//! early stopping, checkpoints), save.
+//! The training recipes — `sft` and `cpt` (causal-LM loss, LoRA or full fine-tuning) and `dpo`
+//! (preference losses, LoRA) — as one loop that reads top to bottom: setup, loop (micro-batches,
+//! accumulation, clipping, schedule, evaluation, early stopping, checkpoints), save. `sft` and
+//! `cpt` differ only in their data and loss mask (`dataset.rs`), accumulated per token; `dpo`
+//! differs in its examples (pairs, `preference_data.rs`) and its per-step loss (`dpo_loss.rs`),
+//! accumulated per pair. That varying part is [`Examples`] and [`Batches`]; the rest is shared.
+//!
+//! `dpo` keeps LoRA dropout off (TRL's `disable_dropout` default) and logs TRL's reward metrics
+//! (`rewards/chosen`, `rewards/rejected`, `rewards/margins`, `rewards/accuracies`,
+//! `logps/chosen`, `logps/rejected`) with each step; its evaluation reports the loss and reward
+//! accuracy. With `dpo.adapter` it continues training that adapter (its LoRA config wins over
+//! `[lora]`'s); the reference model is always the base with adapters disabled.
 //!
 //! A run directory holds everything needed to reproduce and inspect the run: `config.toml` (the
 //! resolved config), `run.json` (whet version, base model, dataset hashes, seed, dataset
@@ -20,6 +28,8 @@ use std::time::Instant;
 use candle_core::{DType, Device};
 use serde_json::json;
 use sha2::{Digest, Sha256};
+use candle_core::Tensor;
+use std::collections::HashMap;
 use whet_data::{ChatTemplate, ModelTokenizer, Tokenized};
 use whet_models::{CausalLm, DropoutState, LoraDropout};
 
@@ -27,7 +37,11 @@ use crate::accumulate::accumulate_gradients;
 use crate::adamw::{AdamW, AdamWConfig};
 use crate::batching::{derive_seed, epoch_order, micro_batches};
 use crate::checkpoint::{checkpoints, load_checkpoint, save_checkpoint, TrainState};
-use crate::config::{Init, TrainConfig};
+use crate::config::{DpoLossType, Init, Method, TrainConfig};
+use crate::dpo_loss::{preference_gradients, preference_loss, PreferenceBatch, PreferenceLoss};
+use crate::loss::Batch;
+use crate::preference_data::{load_pairs, preference_batches, PairExample};
+use crate::trainable::Param;
 use crate::dataset::{load_examples, DatasetStats};
 use crate::loss_curve::{write_loss_png, LossSeries};
 use crate::error::{Error, Result};
@@ -82,7 +96,7 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary> {
     if let Some(choice) = &cfg.data.chat_template {
         tok.set_chat_template(ChatTemplate::from_choice(choice).map_err(Error::Data)?);
     }
-    let (train, train_stats) = load_examples(&cfg.data.train, cfg.method, &cfg.data, &tok)?;
+    let (train, train_stats) = load(&cfg.data.train, cfg, &tok)?;
     let (train, valid, valid_stats) = validation_split(train, cfg, &tok)?;
     let pad_id = tok
         .special_tokens
@@ -91,13 +105,17 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary> {
         .and_then(|t| tok.token_id(t))
         .unwrap_or(0);
 
-    let lora = cfg.lora_config().map_err(|m| Error::Config { path: run_dir.join("config.toml"), message: m })?;
+    let mut lora = cfg.lora_config().map_err(|m| Error::Config { path: run_dir.join("config.toml"), message: m })?;
     // One dropout generator for every adapter, reseeded each step (see `LoraDropout`).
     let dropout = Arc::new(Mutex::new(DropoutState::new(cfg.seed)));
+    if let Some(path) = cfg.dpo.as_ref().and_then(|d| d.adapter.as_ref()) {
+        lora = Some(whet_adapter::load_adapter(&mut model, path)?);
+    } else if let Some(lc) = &lora {
+        whet_adapter::init_adapter(&mut model, lc, cfg.seed)?;
+    }
     let params = match &lora {
         Some(lc) => {
-            whet_adapter::init_adapter(&mut model, lc, cfg.seed)?;
-            if lc.lora_dropout > 0.0 {
+            if lc.lora_dropout > 0.0 && cfg.method != Method::Dpo {
                 for (_, proj) in model.projections_mut() {
                     if let Some(l) = &mut proj.lora {
                         l.dropout = Some(LoraDropout { p: lc.lora_dropout as f32, state: dropout.clone() });
@@ -123,7 +141,7 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary> {
     let rows = cfg.train.micro_batch_size;
     // With packing, rows depend on record order, so shuffled epochs may pack a row more or less
     // than this count (taken in file order); the schedule's length is fixed from it all the same.
-    let micro_per_epoch = micro_batches(&train, &(0..train.len()).collect::<Vec<_>>(), rows, cfg.data.max_seq_len, cfg.data.packing, pad_id).len();
+    let micro_per_epoch = train.batches(&(0..train.len()).collect::<Vec<_>>(), rows, cfg, pad_id).len();
     let steps_per_epoch = micro_per_epoch.div_ceil(t.grad_accum);
     let total = t.max_steps.unwrap_or(t.epochs * steps_per_epoch).max(1);
     let mut metrics = MetricsLog::open(&run_dir.join("metrics.jsonl"))?;
@@ -135,16 +153,15 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary> {
     // ---- loop ----
     'training: while state.step < total {
         let order = epoch_order(train.len(), cfg.seed, state.epoch);
-        let batches = micro_batches(&train, &order, rows, cfg.data.max_seq_len, cfg.data.packing, pad_id);
+        let batches = train.batches(&order, rows, cfg, pad_id);
         while state.micro_batch < batches.len() && state.step < total {
             let end = (state.micro_batch + t.grad_accum).min(batches.len());
-            let chunk = &batches[state.micro_batch..end];
             let lr = learning_rate(t, state.step, total);
             let step_start = Instant::now();
             set_dropout(&dropout, Some(derive_seed(cfg.seed ^ DROPOUT_SALT, state.step as u64)));
-            let result = accumulate_gradients(&model, &params, chunk);
+            let result = batches.step(state.micro_batch..end, &mut model, &params);
             set_dropout(&dropout, None);
-            let (loss, n_targets, mut grads) = result?;
+            let StepOutput { loss, targets: n_targets, tokens, mut grads, extra } = result?;
             let grad_norm = clip_grad_norm(&mut grads, if t.max_grad_norm > 0.0 { t.max_grad_norm } else { f64::INFINITY })?;
             let finite = loss.is_finite() && grad_norm.is_finite();
             if finite {
@@ -154,17 +171,22 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary> {
             }
             state.micro_batch = end;
             state.step += 1;
-            let tokens: usize = chunk.iter().map(|b| b.tokens).sum();
             tokens_seen += tokens;
             let secs = step_start.elapsed().as_secs_f64();
             last_loss = Some(loss);
-            metrics.write(&json!({
+            let mut record = json!({
                 "step": state.step, "epoch": state.epoch, "loss": finite_or_null(loss), "lr": lr,
                 "grad_norm": finite_or_null(grad_norm), "target_tokens": n_targets, "tokens": tokens,
                 "tokens_per_s": tokens as f64 / secs, "step_time_s": secs, "peak_rss_mib": peak_rss_mib(),
                 "skipped": !finite,
-            }))?;
-            board.scalars(state.step as u64, &[("train/loss", loss), ("train/lr", lr), ("train/grad_norm", grad_norm), ("train/tokens_per_s", tokens as f64 / secs)])?;
+            });
+            for (name, value) in &extra {
+                record[*name] = finite_or_null(*value);
+            }
+            metrics.write(&record)?;
+            let mut scalars = vec![("train/loss".to_string(), loss), ("train/lr".into(), lr), ("train/grad_norm".into(), grad_norm), ("train/tokens_per_s".into(), tokens as f64 / secs)];
+            scalars.extend(extra.iter().map(|(name, v)| (format!("train/{name}"), *v)));
+            board.scalars(state.step as u64, &scalars.iter().map(|(n, v)| (n.as_str(), *v)).collect::<Vec<_>>())?;
             bar.set_position(state.step as u64);
             bar.set_message(format!("loss {loss:.4} lr {lr:.2e} {:.0} tok/s", tokens as f64 / secs));
             if !finite {
@@ -172,10 +194,8 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary> {
             }
 
             if t.eval_every > 0 && state.step % t.eval_every == 0 && !valid.is_empty() {
-                let v = evaluate(&model, &valid, rows, cfg, pad_id)?;
+                let v = evaluate(&mut model, &valid, rows, cfg, pad_id, state.step, &mut metrics, &mut board)?;
                 last_valid = Some(v);
-                metrics.write(&json!({"step": state.step, "eval_loss": v, "eval_perplexity": v.exp()}))?;
-                board.scalars(state.step as u64, &[("eval/loss", v), ("eval/perplexity", v.exp())])?;
                 if record_eval(&mut state, v, t.early_stopping_patience) {
                     stopped_early = true;
                     bar.println(format!("step {}: validation loss has not improved for {} evaluations; stopping early", state.step, state.evals_without_improvement));
@@ -201,11 +221,9 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary> {
 
     // ---- save ----
     if !valid.is_empty() && (last_valid.is_none() || t.eval_every == 0 || state.step % t.eval_every != 0) {
-        let v = evaluate(&model, &valid, rows, cfg, pad_id)?;
+        let v = evaluate(&mut model, &valid, rows, cfg, pad_id, state.step, &mut metrics, &mut board)?;
         last_valid = Some(v);
         record_eval(&mut state, v, None);
-        metrics.write(&json!({"step": state.step, "eval_loss": v, "eval_perplexity": v.exp()}))?;
-        board.scalars(state.step as u64, &[("eval/loss", v), ("eval/perplexity", v.exp())])?;
     }
     save_checkpoint(&run_dir, &params, &opt, &state, t.keep_checkpoints)?;
     let output = match &lora {
@@ -248,16 +266,188 @@ fn set_dropout(state: &Mutex<DropoutState>, seed: Option<u64>) {
     }
 }
 
-/// Mean loss per target token over `examples`, in fixed order, without updating anything.
-fn evaluate(model: &CausalLm, examples: &[Tokenized], rows: usize, cfg: &TrainConfig, pad_id: u32) -> Result<f64> {
+/// Validation without updating anything, logged to `metrics.jsonl` and TensorBoard: the mean
+/// loss per target token and perplexity (`sft`, `cpt`), or the mean loss per pair, reward
+/// accuracy and margin (`dpo`). Returns the loss (for early stopping).
+#[allow(clippy::too_many_arguments)]
+fn evaluate(
+    model: &mut CausalLm,
+    examples: &Examples,
+    rows: usize,
+    cfg: &TrainConfig,
+    pad_id: u32,
+    step: usize,
+    metrics: &mut MetricsLog,
+    board: &mut EventWriter,
+) -> Result<f64> {
     let order: Vec<usize> = (0..examples.len()).collect();
-    let (mut nll, mut n) = (0f64, 0usize);
-    for batch in micro_batches(examples, &order, rows, cfg.data.max_seq_len, cfg.data.packing, pad_id) {
-        let (sum, count) = cross_entropy_sum(model, &batch)?;
-        nll += sum.detach().to_scalar::<f32>()? as f64;
-        n += count;
+    let values: Vec<(&str, f64)> = match examples.batches(&order, rows, cfg, pad_id) {
+        Batches::Lm(batches) => {
+            let (mut nll, mut n) = (0f64, 0usize);
+            for batch in &batches {
+                let (sum, count) = cross_entropy_sum(model, batch)?;
+                nll += sum.detach().to_scalar::<f32>()? as f64;
+                n += count;
+            }
+            let v = nll / n.max(1) as f64;
+            vec![("loss", v), ("perplexity", v.exp())]
+        }
+        Batches::Pairs(batches, loss) => {
+            let pairs: usize = batches.iter().map(PreferenceBatch::pairs).sum();
+            let (mut l, mut acc, mut margin) = (0f64, 0f64, 0f64);
+            for batch in &batches {
+                let w = batch.pairs() as f64 / pairs.max(1) as f64;
+                let (_, m) = preference_loss(model, batch, loss)?;
+                l += w * m.loss;
+                acc += w * m.rewards_accuracies;
+                margin += w * m.rewards_margins;
+            }
+            vec![("loss", l), ("rewards/accuracies", acc), ("rewards/margins", margin)]
+        }
+    };
+    let mut record = json!({"step": step});
+    for (name, v) in &values {
+        record[format!("eval_{name}")] = json!(v);
     }
-    Ok(nll / n.max(1) as f64)
+    metrics.write(&record)?;
+    let named: Vec<(String, f64)> = values.iter().map(|(n, v)| (format!("eval/{n}"), *v)).collect();
+    board.scalars(step as u64, &named.iter().map(|(n, v)| (n.as_str(), *v)).collect::<Vec<_>>())?;
+    Ok(values[0].1)
+}
+
+/// A run's examples: what the recipe trains on.
+enum Examples {
+    /// Token sequences with a target mask (`sft`, `cpt`).
+    Lm(Vec<Tokenized>),
+    /// Preference pairs and the loss to train them with (`dpo`).
+    Pairs(Vec<PairExample>, PreferenceLoss),
+}
+
+/// One epoch's micro-batches.
+enum Batches {
+    Lm(Vec<Batch>),
+    Pairs(Vec<PreferenceBatch>, PreferenceLoss),
+}
+
+/// What one optimiser step's micro-batches give.
+struct StepOutput {
+    loss: f64,
+    /// Target tokens (`sft`, `cpt`) or completion tokens of both answers (`dpo`).
+    targets: usize,
+    /// Non-padding tokens.
+    tokens: usize,
+    grads: HashMap<String, Tensor>,
+    /// Recipe metrics logged with the step (`dpo`'s rewards and log-probs).
+    extra: Vec<(&'static str, f64)>,
+}
+
+impl Examples {
+    fn len(&self) -> usize {
+        match self {
+            Examples::Lm(e) => e.len(),
+            Examples::Pairs(p, _) => p.len(),
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// No examples, of the same kind.
+    fn empty_like(&self) -> Examples {
+        match self {
+            Examples::Lm(_) => Examples::Lm(Vec::new()),
+            Examples::Pairs(_, loss) => Examples::Pairs(Vec::new(), *loss),
+        }
+    }
+
+    fn batches(&self, order: &[usize], rows: usize, cfg: &TrainConfig, pad_id: u32) -> Batches {
+        match self {
+            Examples::Lm(e) => Batches::Lm(micro_batches(e, order, rows, cfg.data.max_seq_len, cfg.data.packing, pad_id)),
+            Examples::Pairs(p, loss) => Batches::Pairs(preference_batches(p, order, rows, pad_id), *loss),
+        }
+    }
+
+    /// Splits off the examples whose indices are in `held` (kept, held out).
+    fn split(self, held: &std::collections::HashSet<usize>) -> (Examples, Examples) {
+        fn split<T>(items: Vec<T>, held: &std::collections::HashSet<usize>) -> (Vec<T>, Vec<T>) {
+            let (mut kept, mut out) = (Vec::new(), Vec::new());
+            for (i, x) in items.into_iter().enumerate() {
+                if held.contains(&i) { out.push(x) } else { kept.push(x) }
+            }
+            (kept, out)
+        }
+        match self {
+            Examples::Lm(e) => {
+                let (a, b) = split(e, held);
+                (Examples::Lm(a), Examples::Lm(b))
+            }
+            Examples::Pairs(p, loss) => {
+                let (a, b) = split(p, held);
+                (Examples::Pairs(a, loss), Examples::Pairs(b, loss))
+            }
+        }
+    }
+
+    fn stats(&self) -> DatasetStats {
+        let (records, tokens, target_tokens) = match self {
+            Examples::Lm(e) => (e.len(), e.iter().map(|e| e.ids.len()).sum(), e.iter().map(Tokenized::num_targets).sum()),
+            Examples::Pairs(p, _) => (
+                p.len(),
+                p.iter().map(|p| p.chosen.ids.len() + p.rejected.ids.len()).sum(),
+                p.iter().map(|p| p.chosen.num_completion_tokens() + p.rejected.num_completion_tokens()).sum(),
+            ),
+        };
+        DatasetStats { records, tokens, target_tokens, ..Default::default() }
+    }
+}
+
+impl Batches {
+    fn len(&self) -> usize {
+        match self {
+            Batches::Lm(b) => b.len(),
+            Batches::Pairs(b, _) => b.len(),
+        }
+    }
+
+    /// Loss and gradients of the micro-batches in `range` (one optimiser step).
+    fn step(&self, range: std::ops::Range<usize>, model: &mut CausalLm, params: &[Param]) -> Result<StepOutput> {
+        match self {
+            Batches::Lm(b) => {
+                let chunk = &b[range];
+                let (loss, targets, grads) = accumulate_gradients(model, params, chunk)?;
+                Ok(StepOutput { loss, targets, tokens: chunk.iter().map(|b| b.tokens).sum(), grads, extra: Vec::new() })
+            }
+            Batches::Pairs(b, loss) => {
+                let chunk = &b[range];
+                let (m, grads) = preference_gradients(model, params, chunk, *loss)?;
+                let targets = chunk.iter().flat_map(|b| &b.completion).map(|r| r[1..].iter().filter(|c| **c).count()).sum();
+                let tokens = chunk.iter().map(PreferenceBatch::tokens).sum();
+                Ok(StepOutput { loss: m.loss, targets, tokens, grads, extra: m.named()[1..].to_vec() })
+            }
+        }
+    }
+}
+
+/// Reads a dataset file the way the run's method needs it.
+fn load(path: &Path, cfg: &TrainConfig, tok: &ModelTokenizer) -> Result<(Examples, DatasetStats)> {
+    if cfg.method != Method::Dpo {
+        let (examples, stats) = load_examples(path, cfg.method, &cfg.data, tok)?;
+        return Ok((Examples::Lm(examples), stats));
+    }
+    let dpo = cfg.dpo.clone().unwrap_or_default();
+    // ORPO and SimPO (TRL's ORPO/CPO trainers) end each answer with EOS.
+    let eos = match dpo.loss {
+        DpoLossType::Orpo | DpoLossType::Simpo => Some(
+            tok.special_tokens.get("eos_token").and_then(|t| tok.token_id(t)).ok_or_else(|| Error::Config {
+                path: cfg.output_dir.join("config.toml"),
+                message: format!("dpo.loss = {:?} appends EOS to each answer, but the tokenizer has no eos_token", dpo.loss),
+            })?,
+        ),
+        _ => None,
+    };
+    let (pairs, stats) = load_pairs(path, &dpo, tok, eos)?;
+    Ok((Examples::Pairs(pairs, dpo.loss()), stats))
 }
 
 /// Updates the early-stopping state with validation loss `v`; true when patience ran out.
@@ -272,31 +462,22 @@ fn record_eval(state: &mut TrainState, v: f64, patience: Option<usize>) -> bool 
 }
 
 /// Holds out `valid_fraction` of the training examples (a seeded choice), or loads `data.valid`.
-fn validation_split(
-    train: Vec<Tokenized>,
-    cfg: &TrainConfig,
-    tok: &ModelTokenizer,
-) -> Result<(Vec<Tokenized>, Vec<Tokenized>, Option<DatasetStats>)> {
+fn validation_split(train: Examples, cfg: &TrainConfig, tok: &ModelTokenizer) -> Result<(Examples, Examples, Option<DatasetStats>)> {
     if let Some(path) = &cfg.data.valid {
-        let (valid, stats) = load_examples(path, cfg.method, &cfg.data, tok)?;
+        let (valid, stats) = load(path, cfg, tok)?;
         return Ok((train, valid, Some(stats)));
     }
-    let Some(fraction) = cfg.data.valid_fraction else { return Ok((train, Vec::new(), None)) };
+    let Some(fraction) = cfg.data.valid_fraction else {
+        let none = train.empty_like();
+        return Ok((train, none, None));
+    };
     let n_valid = ((train.len() as f64 * fraction).round() as usize).clamp(1, train.len().saturating_sub(1).max(1));
     // A permutation from a seed of its own, so the held-out choice does not repeat epoch 0's order.
     const HOLDOUT_SALT: u64 = 0x0005_EED0_F7A1;
     let held: std::collections::HashSet<usize> =
         epoch_order(train.len(), cfg.seed ^ HOLDOUT_SALT, 0).into_iter().take(n_valid).collect();
-    let (mut kept, mut valid) = (Vec::new(), Vec::new());
-    for (i, ex) in train.into_iter().enumerate() {
-        if held.contains(&i) { valid.push(ex) } else { kept.push(ex) }
-    }
-    let stats = DatasetStats {
-        records: valid.len(),
-        tokens: valid.iter().map(|e| e.ids.len()).sum(),
-        target_tokens: valid.iter().map(Tokenized::num_targets).sum(),
-        ..Default::default()
-    };
+    let (kept, valid) = train.split(&held);
+    let stats = valid.stats();
     Ok((kept, valid, Some(stats)))
 }
 
