@@ -21,15 +21,14 @@
 //!
 //! Not yet: bf16/f16 training (weights are trained in f32).
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use candle_core::{DType, Device};
+use candle_core::{DType, Device, Tensor};
 use serde_json::json;
 use sha2::{Digest, Sha256};
-use candle_core::Tensor;
-use std::collections::HashMap;
 use whet_data::{ChatTemplate, ModelTokenizer, Tokenized};
 use whet_models::{CausalLm, DropoutState, LoraDropout};
 
@@ -38,19 +37,17 @@ use crate::adamw::{AdamW, AdamWConfig};
 use crate::batching::{derive_seed, epoch_order, micro_batches};
 use crate::checkpoint::{checkpoints, load_checkpoint, save_checkpoint, TrainState};
 use crate::config::{DpoLossType, Init, Method, TrainConfig};
-use crate::dpo_loss::{preference_gradients, preference_loss, PreferenceBatch, PreferenceLoss};
-use crate::loss::Batch;
-use crate::preference_data::{load_pairs, preference_batches, PairExample};
-use crate::trainable::Param;
 use crate::dataset::{load_examples, DatasetStats};
-use crate::loss_curve::{write_loss_png, LossSeries};
+use crate::dpo_loss::{preference_gradients, preference_loss, PreferenceBatch, PreferenceLoss};
 use crate::error::{Error, Result};
 use crate::grad_clip::clip_grad_norm;
-use crate::loss::cross_entropy_sum;
+use crate::loss::{cross_entropy_sum, Batch};
+use crate::loss_curve::{write_loss_png, LossSeries};
 use crate::metrics::{peak_rss_mib, MetricsLog};
+use crate::preference_data::{load_pairs, preference_batches, PairExample};
 use crate::schedule::learning_rate;
 use crate::tensorboard::EventWriter;
-use crate::trainable::{full_params, lora_params};
+use crate::trainable::{full_params, lora_params, Param};
 
 pub struct RunOptions {
     pub config: TrainConfig,
