@@ -29,6 +29,7 @@ pub struct TrainArgs {
 pub fn run_cmd(args: TrainArgs) -> Result<()> {
     let config = TrainConfig::load(&args.config, &args.overrides)?;
     let model_dir = crate::model_source::resolve(&config.model)?;
+    let dpo = config.method == whet_train::config::Method::Dpo;
     let opts = RunOptions {
         config,
         model_dir,
@@ -57,7 +58,9 @@ pub fn run_cmd(args: TrainArgs) -> Result<()> {
         println!("train loss      {loss:.4} (last step)");
     }
     if let Some(v) = s.final_valid_loss {
-        println!("valid loss      {v:.4} (perplexity {:.3}); best {:.4}", v.exp(), s.best_valid_loss.unwrap_or(v));
+        // A perplexity is a language-modelling figure; a preference loss has none.
+        let ppl = if dpo { String::new() } else { format!(" (perplexity {:.3})", v.exp()) };
+        println!("valid loss      {v:.4}{ppl}; best {:.4}", s.best_valid_loss.unwrap_or(v));
     }
     if s.skipped_steps > 0 {
         println!("skipped steps   {} (non-finite loss or gradient)", s.skipped_steps);

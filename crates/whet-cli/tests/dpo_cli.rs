@@ -102,3 +102,16 @@ fn dpo_without_lora_and_preference_data_for_sft_are_config_errors() {
     let err = fails(whet(&["train", s(&cfg), "--quiet"]));
     assert!(err.contains("pairs.jsonl:1") && err.contains("method = \"dpo\""), "{err}");
 }
+
+#[test]
+fn the_example_dpo_config_runs_and_counts_held_out_pairs_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let config = root().join("configs/dpo-lora.toml");
+    succeeds(whet(&["train", s(&config), "--quiet", "--set", &format!("output_dir={}", s(&out)), "--set", "train.epochs=1"]));
+    let summary: Value = serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    // 8 pairs, valid_fraction 0.25: 6 train, 2 held out.
+    assert_eq!(summary["train"]["records"], 6);
+    assert_eq!(summary["valid"]["records"], 2);
+    assert!(out.join("adapter/adapter_model.safetensors").is_file());
+}

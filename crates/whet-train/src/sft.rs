@@ -93,8 +93,12 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary> {
     if let Some(choice) = &cfg.data.chat_template {
         tok.set_chat_template(ChatTemplate::from_choice(choice).map_err(Error::Data)?);
     }
-    let (train, train_stats) = load(&cfg.data.train, cfg, &tok)?;
+    let (train, mut train_stats) = load(&cfg.data.train, cfg, &tok)?;
     let (train, valid, valid_stats) = validation_split(train, cfg, &tok)?;
+    if cfg.data.valid_fraction.is_some() {
+        // Held-out records count under validation, not twice (truncation counts stay the file's).
+        train_stats = DatasetStats { truncated: train_stats.truncated, dropped_overlong: train_stats.dropped_overlong, ..train.stats() };
+    }
     let pad_id = tok
         .special_tokens
         .get("pad_token")
