@@ -45,6 +45,9 @@ pub enum DataCommand {
         #[arg(long = "set", value_name = "KEY=VALUE")]
         set: Vec<String>,
     },
+    /// Preference pairs from AI feedback: a stronger and a weaker model answer the same
+    /// prompts; the stronger (or, with --judge reference, the more correct) answer is chosen.
+    Prefs(crate::prefs_cmd::PrefsArgs),
     /// Profile a dataset file (format, counts, lengths, duplicates, PII, languages); writes nothing.
     Inspect {
         file: PathBuf,
@@ -92,6 +95,7 @@ pub fn run(cmd: DataCommand) -> Result<()> {
             bar.finish_and_clear();
             print_summary(&summary);
         }
+        DataCommand::Prefs(args) => crate::prefs_cmd::run(args)?,
         DataCommand::Inspect { file, json } => {
             let profile = whet_data::prep::inspect::inspect(&file)?;
             if json {

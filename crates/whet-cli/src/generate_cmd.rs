@@ -87,7 +87,7 @@ pub fn run(args: GenerateArgs) -> Result<()> {
     sampling.repetition_penalty = args.repetition_penalty.or(sampling.repetition_penalty);
     let params = GenerationParams {
         max_new_tokens: args.max_new_tokens,
-        eos_token_ids: eos_token_ids(&defaults, &loaded),
+        eos_token_ids: loaded.eos_token_ids(&defaults),
         sampling,
     };
     params.sampling.validate()?;
@@ -118,18 +118,6 @@ pub fn run(args: GenerateArgs) -> Result<()> {
         println!("{}", stream.unprinted(&text));
     }
     Ok(())
-}
-
-/// End-of-sequence ids: all of generation_config.json's, else config.json's, else the
-/// tokenizer's `eos_token`.
-fn eos_token_ids(defaults: &GenerationConfig, loaded: &crate::model_source::Loaded) -> Vec<u32> {
-    if !defaults.eos_token_ids.is_empty() {
-        return defaults.eos_token_ids.clone();
-    }
-    if !loaded.model.config.eos_token_ids.is_empty() {
-        return loaded.model.config.eos_token_ids.clone();
-    }
-    loaded.tokenizer.eos_token_id().into_iter().collect()
 }
 
 /// Reads a conversation file: a JSON list of messages or `{"messages": [...]}`.

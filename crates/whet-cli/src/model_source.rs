@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 use candle_core::{DType, Device};
 use whet_data::{ChatTemplate, ModelTokenizer};
-use whet_models::CausalLm;
+use whet_models::{CausalLm, GenerationConfig};
 
 /// Flags every command that loads a model shares.
 #[derive(clap::Args, Debug, Clone)]
@@ -46,6 +46,16 @@ pub struct Loaded {
 }
 
 impl ModelArgs {
+    /// A local model directory with an optional adapter, in f32 with its own chat template.
+    pub fn local(model: &Path, adapter: Option<&Path>) -> Self {
+        Self {
+            model: model.display().to_string(),
+            dtype: DType::F32,
+            adapter: adapter.map(Path::to_path_buf),
+            chat_template: None,
+        }
+    }
+
     pub fn load(&self) -> Result<Loaded> {
         let dir = resolve(&self.model)?;
         let mut model = CausalLm::load(&dir, self.dtype, &Device::Cpu)?;
@@ -61,6 +71,20 @@ impl ModelArgs {
             tokenizer.set_chat_template(ChatTemplate::from_choice(choice)?);
         }
         Ok(Loaded { dir, model, tokenizer })
+    }
+}
+
+impl Loaded {
+    /// End-of-sequence ids: all of generation_config.json's (`defaults`), else config.json's,
+    /// else the tokenizer's `eos_token`.
+    pub fn eos_token_ids(&self, defaults: &GenerationConfig) -> Vec<u32> {
+        if !defaults.eos_token_ids.is_empty() {
+            return defaults.eos_token_ids.clone();
+        }
+        if !self.model.config.eos_token_ids.is_empty() {
+            return self.model.config.eos_token_ids.clone();
+        }
+        self.tokenizer.eos_token_id().into_iter().collect()
     }
 }
 

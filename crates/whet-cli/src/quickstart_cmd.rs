@@ -11,15 +11,15 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
-use candle_core::{DType, Device};
 use serde_json::{json, Value};
-use whet_data::{tokenize_chat, ModelTokenizer};
+use whet_data::tokenize_chat;
 use whet_eval::{exact_match, greedy_answer, perplexity, score_tokenized, AnswerOptions};
-use whet_models::{CausalLm, GenerationConfig};
+use whet_models::GenerationConfig;
 use whet_train::config::TrainConfig;
 use whet_train::sft::RunOptions;
 
 use crate::bundled;
+use crate::model_source::ModelArgs;
 
 #[derive(clap::Args, Debug)]
 pub struct QuickstartArgs {
@@ -169,25 +169,22 @@ fn question_and_answer(conv: &[Value]) -> Result<(&str, &str)> {
 }
 
 fn evaluate(model_dir: &Path, adapter: Option<&Path>, valid: &[Vec<Value>], test: &[Vec<Value>]) -> Result<Evaluation> {
-    let mut model = CausalLm::load(model_dir, DType::F32, &Device::Cpu)?;
-    if let Some(adapter) = adapter {
-        whet_adapter::load_adapter(&mut model, adapter)?;
-    }
-    let tok = ModelTokenizer::load(adapter.unwrap_or(model_dir))?;
+    let loaded = ModelArgs::local(model_dir, adapter).load()?;
+    let (model, tok) = (&loaded.model, &loaded.tokenizer);
     let (mut nll, mut n_tokens) = (0.0, 0);
     for conv in valid {
-        let (n, s) = score_tokenized(&model, &tokenize_chat(&tok, conv)?)?;
+        let (n, s) = score_tokenized(model, &tokenize_chat(tok, conv)?)?;
         n_tokens += n;
         nll += s;
     }
     let opts = AnswerOptions {
         max_new_tokens: MAX_ANSWER_TOKENS,
-        eos_token_ids: GenerationConfig::read(model_dir)?.eos_token_ids,
+        eos_token_ids: loaded.eos_token_ids(&GenerationConfig::read(model_dir)?),
     };
     let (mut exact, mut answers) = (0, Vec::with_capacity(test.len()));
     for conv in test {
         let (_, reference) = question_and_answer(conv)?;
-        let answer = greedy_answer(&model, &tok, &conv[..conv.len() - 1], &opts)?;
+        let answer = greedy_answer(model, tok, &conv[..conv.len() - 1], &opts)?;
         exact += usize::from(exact_match(&answer, reference));
         answers.push(answer);
     }

@@ -4,10 +4,10 @@
 
 pub mod answer;
 pub mod error;
-pub mod exact_match;
 pub mod score;
+pub mod squad;
 
 pub use answer::{greedy_answer, AnswerOptions};
 pub use error::{Error, Result};
-pub use exact_match::{exact_match, normalize_answer};
+pub use squad::{exact_match, f1_score, normalize_answer};
 pub use score::{perplexity, score_tokenized};
