@@ -5,6 +5,7 @@
 
 use std::collections::HashMap;
 
+use candle_core::backprop::GradStore;
 use candle_core::Tensor;
 use whet_models::CausalLm;
 
@@ -28,19 +29,25 @@ pub fn accumulate_gradients(
         let (ce_sum, _) = cross_entropy_sum(model, batch)?;
         loss_sum += ce_sum.to_scalar::<f32>()? as f64;
         let store = (ce_sum / n_tokens as f64)?.backward()?;
-        for p in params {
-            if let Some(g) = store.get(p.var.as_tensor()) {
-                // candle records ops on gradients too (they are computed from tracked weights):
-                // without `detach`, the optimiser's moments would keep every step's forward graph
-                // alive and memory would grow by the activations of each step.
-                let g = g.detach();
-                let total = match grads.remove(&p.name) {
-                    Some(acc) => (acc + g)?,
-                    None => g,
-                };
-                grads.insert(p.name.clone(), total);
-            }
-        }
+        add_gradients(&mut grads, &store, params)?;
     }
     Ok((loss_sum / n_tokens as f64, n_tokens, grads))
+}
+
+/// Adds the gradients of `params` in `store` to `grads` (by parameter name).
+pub fn add_gradients(grads: &mut HashMap<String, Tensor>, store: &GradStore, params: &[Param]) -> Result<()> {
+    for p in params {
+        if let Some(g) = store.get(p.var.as_tensor()) {
+            // candle records ops on gradients too (they are computed from tracked weights):
+            // without `detach`, the optimiser's moments would keep every step's forward graph
+            // alive and memory would grow by the activations of each step.
+            let g = g.detach();
+            let total = match grads.remove(&p.name) {
+                Some(acc) => (acc + g)?,
+                None => g,
+            };
+            grads.insert(p.name.clone(), total);
+        }
+    }
+    Ok(())
 }

@@ -19,6 +19,7 @@ use std::collections::HashMap;
 use candle_core::{Tensor, D};
 use whet_models::CausalLm;
 
+use crate::accumulate::add_gradients;
 use crate::error::{Error, Result};
 use crate::trainable::Param;
 
@@ -301,17 +302,7 @@ pub fn preference_gradients(
         let (l, m) = preference_loss(model, batch, loss)?;
         metrics.add_scaled(&m, w);
         let store = (l * w)?.backward()?;
-        for p in params {
-            if let Some(g) = store.get(p.var.as_tensor()) {
-                // Detached, or the optimiser's moments would keep every step's graph alive.
-                let g = g.detach();
-                let total = match grads.remove(&p.name) {
-                    Some(acc) => (acc + g)?,
-                    None => g,
-                };
-                grads.insert(p.name.clone(), total);
-            }
-        }
+        add_gradients(&mut grads, &store, params)?;
     }
     Ok((metrics, grads))
 }
