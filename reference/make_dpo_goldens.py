@@ -24,8 +24,10 @@ It writes, deterministically (re-running gives identical files), under tests/gol
 * lora_final_dpo_sigmoid/   the adapter after the 5 sigmoid-DPO steps.
 * runs/<name>.json     5 optimiser steps of the real TRL trainer per loss (dpo_sigmoid, dpo_ipo,
                        dpo_hinge, dpo_sigmoid_label_smoothing_0.1, dpo_robust_label_smoothing_0.1,
-                       orpo, simpo): per-step loss, rewards, logps, grad norm, the exact batches;
-                       hyperparameters; step 0 recomputed by hand from full logits.
+                       orpo, simpo) and per reference model (dpo_sigmoid_reference_start_adapter:
+                       a frozen copy of lora_init; dpo_sigmoid_full: full fine-tuning against a
+                       frozen copy of the base): per-step loss, rewards, logps, grad norm, the
+                       exact batches; hyperparameters; step 0 recomputed by hand from full logits.
 * MANIFEST.json (tests/golden/)   adds the "dpo_goldens" section and the dpo/ file entries; the
                        other generators' entries and sections are kept.
 
@@ -401,14 +403,28 @@ def expected_order() -> list[list[int]]:
     return [[(BATCH * s + k) % n for k in range(BATCH)] for s in range(N_STEPS)]
 
 
-def run_dpo(name: str, init_sd: dict, tok, train_ids: list[dict], **dpo_kwargs) -> dict:
+def run_dpo(name: str, init_sd: dict, tok, train_ids: list[dict], reference: str = "base", **dpo_kwargs) -> dict:
+    """reference: "base" (peft_config: the reference is the base with adapters disabled),
+    "start_adapter" (an already-wrapped PeftModel: TRL copies its adapter into a frozen 'ref'
+    adapter) or "full" (no PEFT: every weight trains, the reference is a frozen copy of the model)."""
     with tempfile.TemporaryDirectory() as tmp:
         args = DPOConfig(**common_args(tmp), **dpo_kwargs)
         cls = capturing(DPOTrainer)
-        trainer = cls(model=load_base(), args=args, train_dataset=Dataset.from_list(PAIRS), processing_class=tok,
-                      peft_config=LoraConfig(**LORA_CONFIG))
-        assert trainer.ref_model is None and "ref" not in trainer.model.peft_config  # ref = adapters disabled
-        load_init_into(trainer.model, init_sd)
+        data = Dataset.from_list(PAIRS)
+        if reference == "base":
+            trainer = cls(model=load_base(), args=args, train_dataset=data, processing_class=tok,
+                          peft_config=LoraConfig(**LORA_CONFIG))
+            assert trainer.ref_model is None and "ref" not in trainer.model.peft_config  # ref = adapters disabled
+            load_init_into(trainer.model, init_sd)
+        elif reference == "start_adapter":
+            pm = PeftModel.from_pretrained(load_base(), str(OUT / "lora_init"), is_trainable=True)
+            load_init_into(pm, init_sd)
+            trainer = cls(model=pm, args=args, train_dataset=data, processing_class=tok)
+            assert trainer.ref_model is None and "ref" in trainer.model.peft_config  # ref = frozen copy of lora_init
+        else:
+            assert reference == "full", reference
+            trainer = cls(model=load_base(), args=args, train_dataset=data, processing_class=tok)
+            assert trainer.ref_model is not None  # a frozen copy of the starting model
         ds = trainer.train_dataset
         assert [{k: ds[i][k] for k in ("prompt_ids", "chosen_ids", "rejected_ids")} for i in range(len(ds))] \
             == train_ids
@@ -472,13 +488,16 @@ def per_token_logps(model, ids, attn, target_mask):
 
 
 @torch.no_grad()
-def check_dpo_step0(run: dict, loss_type: str, label_smoothing: float) -> dict:
+def check_dpo_step0(run: dict, loss_type: str, label_smoothing: float, reference: str = "base") -> dict:
     b = run["steps"][0]["batch"]
     ids, attn, comp = (torch.tensor(b[k]) for k in ("input_ids", "attention_mask", "completion_mask"))
-    pm = PeftModel.from_pretrained(load_base(), str(OUT / "lora_init")).eval()
+    pm = (load_base() if reference == "full" else PeftModel.from_pretrained(load_base(), str(OUT / "lora_init"))).eval()
     pol = per_token_logps(pm, ids, attn, comp).sum(1)
-    with pm.disable_adapter():
-        ref = per_token_logps(pm, ids, attn, comp).sum(1)
+    if reference == "base":
+        with pm.disable_adapter():
+            ref = per_token_logps(pm, ids, attn, comp).sum(1)
+    else:  # the reference is the starting policy itself: zero margins at step 0
+        ref = pol.clone()
     n = ids.shape[0] // 2
     pc, pr, rc, rr = pol[:n], pol[n:], ref[:n], ref[n:]
     delta = (pc - rc) - (pr - rr)
@@ -598,14 +617,17 @@ def main() -> None:
         ("dpo_hinge", dict(loss_type=["hinge"])),
         ("dpo_sigmoid_label_smoothing_0.1", dict(loss_type=["sigmoid"], label_smoothing=0.1)),
         ("dpo_robust_label_smoothing_0.1", dict(loss_type=["robust"], label_smoothing=0.1)),
+        ("dpo_sigmoid_reference_start_adapter", dict(loss_type=["sigmoid"], reference="start_adapter")),
+        ("dpo_sigmoid_full", dict(loss_type=["sigmoid"], reference="full")),
     ]
     for name, kw in dpo_specs:
         print(f"== {name}")
         run = run_dpo(name, init_sd, tok, train_ids, **kw)
         ls = kw.get("label_smoothing", 0.0)
-        check = check_dpo_step0(run, kw["loss_type"][0], ls)
+        reference = kw.pop("reference", "base")
+        check = check_dpo_step0(run, kw["loss_type"][0], ls, reference)
         runs[name] = {"hyperparameters": {**hyper, "beta": BETA, "loss_type": kw["loss_type"][0],
-                                          "label_smoothing": ls}, **run, "step0_check": check}
+                                          "label_smoothing": ls, "reference": reference}, **run, "step0_check": check}
         for s in run["steps"]:
             print(f"   step {s['step']}: loss {s['loss']:.6f} margin {s['rewards/margins']:+.6f} "
                   f"grad_norm {s['grad_norm']:.4f}")
@@ -682,10 +704,12 @@ def write_manifest(runs: dict) -> None:
         "non-zero on purpose: the policy differs from the reference from step 0, so rewards and margins are "
         "non-trivial at the first step. Each run loads these exact weights into the trainer's model before training",
         "reference_model": "DPO: DPOTrainer(model=base, peft_config=LoraConfig) keeps no reference model; the "
-        "reference log-probs are the same PeftModel with adapters disabled (the base). Note: passing an "
-        "already-wrapped PeftModel instead makes TRL 1.16 copy the adapter into a 'ref' adapter (reference = the "
-        "initial adapter, not the base); the goldens use the peft_config path and then load lora_init's weights. "
-        "ORPO and SimPO have no reference model",
+        "reference log-probs are the same PeftModel with adapters disabled (the base); those runs use the "
+        "peft_config path and then load lora_init's weights. dpo_sigmoid_reference_start_adapter passes an "
+        "already-wrapped PeftModel (lora_init, is_trainable=True) instead: TRL 1.16 copies its adapter into a frozen "
+        "'ref' adapter, so the reference is the initial adapter and step 0 has zero margins. dpo_sigmoid_full passes "
+        "the base model without PEFT: every weight trains and the reference is TRL's frozen copy of the starting "
+        "model. ORPO and SimPO have no reference model",
         "tokenization_rules": TOKENIZATION_RULES,
         "orpo_simpo_tokenization": "trl.experimental ORPOTrainer and CPOTrainer keep the older tokenize_row: "
         "maybe_extract_prompt + maybe_apply_chat_template (render to strings, prompt = common prefix of the renderings"

@@ -1,7 +1,9 @@
 //! `whet train` with `method = "dpo"` end to end on the golden tiny llama and the DPO goldens'
 //! pairs: a run writes `adapter/`, metrics with TRL's reward names and an evaluation; continuing
-//! from an adapter works; bad inputs (identical answers, no prompt, an SFT record, full
-//! fine-tuning) are refused naming the file and line or the config.
+//! from an adapter starts at the reference (or not, with `reference = "base"`); full fine-tuning
+//! writes `model/`; resuming and precomputed reference log-probs reproduce the uninterrupted
+//! losses; bad inputs (identical answers, no prompt, an SFT record, a reference that does not fit
+//! the run) are refused naming the file and line or the config.
 
 mod common;
 
@@ -62,12 +64,50 @@ fn dpo_run_writes_an_adapter_and_reward_metrics() {
     let eval = m.iter().find(|v| v.get("eval_loss").is_some()).expect("an evaluation");
     assert!(eval["eval_rewards/accuracies"].is_number(), "{eval}");
 
-    // Continue from that adapter with SimPO.
-    let dir2 = tempfile::tempdir().unwrap();
+    // Continue from that adapter: the reference is a frozen copy of it, so the first step is at
+    // zero margin again; with `reference = "base"` it is not; SimPO needs no reference.
     let adapter = run.join("adapter");
-    let cfg = config(dir2.path(), &pairs(), &format!("{LORA}\n[dpo]\nloss = \"simpo\"\nbeta = 2.0\nadapter = \"{}\"\n", adapter.display()));
+    for (extra, starts_at_ln2) in [("", true), ("reference = \"base\"\n", false), ("loss = \"simpo\"\nbeta = 2.0\n", false)] {
+        let dir2 = tempfile::tempdir().unwrap();
+        let cfg = config(dir2.path(), &pairs(), &format!("{LORA}\n[dpo]\nmax_length = 64\nadapter = \"{}\"\n{extra}", adapter.display()));
+        succeeds(whet(&["train", s(&cfg), "--quiet"]));
+        assert!(dir2.path().join("run/adapter/adapter_model.safetensors").is_file());
+        let first = metrics(&dir2.path().join("run"))[0]["loss"].as_f64().unwrap();
+        assert_eq!((first - std::f64::consts::LN_2).abs() < 1e-6, starts_at_ln2, "{extra}: first loss {first}");
+    }
+}
+
+fn step_losses(run: &Path) -> Vec<f64> {
+    metrics(run).iter().filter_map(|v| v.get("loss").and_then(Value::as_f64)).collect()
+}
+
+#[test]
+fn full_fine_tuning_dpo_writes_a_model_and_resumes_exactly() {
+    let dir = tempfile::tempdir().unwrap();
+    let train = "[train]\nmax_steps = 4\nmicro_batch_size = 2\nlr = 1e-4\nsave_every = 2\n\n[dpo]\nmax_length = 64\n";
+    let cfg = config(dir.path(), &pairs(), train);
     succeeds(whet(&["train", s(&cfg), "--quiet"]));
-    assert!(dir2.path().join("run/adapter/adapter_model.safetensors").is_file());
+    let run = dir.path().join("run");
+    assert!(run.join("model/model.safetensors").is_file() && run.join("model/config.json").is_file());
+    let whole = step_losses(&run);
+    assert_eq!(whole.len(), 4);
+    // The reference is the starting model: the first step is at zero margin.
+    assert!((whole[0] - std::f64::consts::LN_2).abs() < 1e-6, "{whole:?}");
+
+    // Stopped after 2 steps and resumed; and with the reference scored once up front.
+    let dir2 = tempfile::tempdir().unwrap();
+    let cfg2 = config(dir2.path(), &pairs(), train);
+    succeeds(whet(&["train", s(&cfg2), "--quiet", "--stop-after", "2"]));
+    succeeds(whet(&["train", s(&cfg2), "--quiet", "--resume"]));
+    let dir3 = tempfile::tempdir().unwrap();
+    let cfg3 = config(dir3.path(), &pairs(), &format!("{train}precompute_reference = true\n"));
+    succeeds(whet(&["train", s(&cfg3), "--quiet"]));
+    for (name, other) in [("resumed", step_losses(&dir2.path().join("run"))), ("precomputed", step_losses(&dir3.path().join("run")))] {
+        assert_eq!(other.len(), whole.len(), "{name}");
+        for (a, b) in whole.iter().zip(&other) {
+            assert!((a - b).abs() < 1e-5, "{name}: {other:?} vs {whole:?}");
+        }
+    }
 }
 
 #[test]
@@ -92,10 +132,12 @@ fn bad_preference_records_are_refused_by_file_and_line() {
 }
 
 #[test]
-fn dpo_without_lora_and_preference_data_for_sft_are_config_errors() {
+fn a_reference_that_does_not_fit_the_run_and_preference_data_for_sft_are_config_errors() {
     let dir = tempfile::tempdir().unwrap();
-    let err = fails(whet(&["train", s(&config(dir.path(), &pairs(), "")), "--quiet"]));
-    assert!(err.contains("DPO without [lora] is not supported yet"), "{err}");
+    let err = fails(whet(&["train", s(&config(dir.path(), &pairs(), "[dpo]\nreference = \"base\"\n")), "--quiet"]));
+    assert!(err.contains("dpo.reference") && err.contains("[lora]"), "{err}");
+    let err = fails(whet(&["train", s(&config(dir.path(), &pairs(), &format!("{LORA}\n[dpo]\nreference_model = \"x\"\n"))), "--quiet"]));
+    assert!(err.contains("dpo.reference_model"), "{err}");
     let cfg = config(dir.path(), &pairs(), LORA);
     let text = std::fs::read_to_string(&cfg).unwrap().replace("method = \"dpo\"", "method = \"sft\"");
     std::fs::write(&cfg, text).unwrap();

@@ -215,13 +215,39 @@ impl CausalLm {
     /// reference model without a second copy of the weights, as PEFT's `disable_adapter()` does
     /// for TRL. Detaching is moving a few `Arc`s; nothing is copied.
     pub fn with_adapters_disabled<R>(&mut self, f: impl FnOnce(&Self) -> R) -> R {
-        let taken: Vec<Option<crate::proj::Lora>> =
-            self.projections_mut().into_iter().map(|(_, p)| p.lora.take()).collect();
+        self.with_adapters(&[], f)
+    }
+
+    /// Runs `f` with `adapters[i]` attached to the i-th of [`CausalLm::projections`] (none where
+    /// the list is shorter) and puts the model's own adapters back after it. DPO uses it for a
+    /// frozen copy of the adapter training started from, as TRL's `ref_adapter_name` does.
+    pub fn with_adapters<R>(&mut self, adapters: &[Option<crate::proj::Lora>], f: impl FnOnce(&Self) -> R) -> R {
+        let taken: Vec<Option<crate::proj::Lora>> = self
+            .projections_mut()
+            .into_iter()
+            .enumerate()
+            .map(|(i, (_, p))| std::mem::replace(&mut p.lora, adapters.get(i).cloned().flatten()))
+            .collect();
         let out = f(self);
         for ((_, p), lora) in self.projections_mut().into_iter().zip(taken) {
             p.lora = lora;
         }
         out
+    }
+
+    /// A copy of every projection's adapter (none where there is none), in the order of
+    /// [`CausalLm::projections`], with its own storage: training the model's adapters later
+    /// does not change it. Dropout is left out (a frozen copy only scores).
+    pub fn adapters_snapshot(&self) -> Result<Vec<Option<crate::proj::Lora>>> {
+        self.projections()
+            .into_iter()
+            .map(|(_, p)| {
+                p.lora
+                    .as_ref()
+                    .map(|l| Ok(crate::proj::Lora { a: l.a.copy()?, b: l.b.copy()?, scale: l.scale, dropout: None }))
+                    .transpose()
+            })
+            .collect()
     }
 
     /// Every weight under its checkpoint key, as `save_pretrained` would write them (the tied

@@ -19,7 +19,7 @@ pub enum Method {
     /// Continued pretraining on raw text (loss on every token).
     Cpt,
     /// Preference training on prompt/chosen/rejected pairs (DPO and its variants, ORPO, SimPO;
-    /// see the `[dpo]` section). LoRA only for now.
+    /// see the `[dpo]` section).
     Dpo,
 }
 
@@ -87,9 +87,27 @@ pub struct DpoSection {
     /// Each prompt + answer sequence is cut to this many tokens (keeping its start); a pair whose
     /// prompt alone is this long is dropped.
     pub max_length: usize,
-    /// Start from this adapter (e.g. an SFT run's `adapter/`) instead of a fresh one; the
-    /// reference model is still the base with adapters disabled.
+    /// Start from this adapter (e.g. an SFT run's `adapter/`) instead of a fresh one.
     pub adapter: Option<PathBuf>,
+    /// The reference model: `start`, the model as training starts (with `adapter`, the base plus
+    /// a frozen copy of it; for full fine-tuning, `reference_model`), or `base`, the base with
+    /// adapters disabled (LoRA only; TRL's default for a `PeftModel`).
+    pub reference: ReferenceChoice,
+    /// Full fine-tuning: the reference model directory (default: `model`, loaded a second time).
+    pub reference_model: Option<PathBuf>,
+    /// Score every pair with the reference once before training (TRL's
+    /// `precompute_ref_log_probs`) instead of in every step; frees a full-fine-tuning reference
+    /// model before the first step.
+    pub precompute_reference: bool,
+}
+
+/// `dpo.reference`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ReferenceChoice {
+    #[default]
+    Start,
+    Base,
 }
 
 impl Default for DpoSection {
@@ -102,6 +120,9 @@ impl Default for DpoSection {
             orpo_lambda: 0.1,
             max_length: 1024,
             adapter: None,
+            reference: ReferenceChoice::Start,
+            reference_model: None,
+            precompute_reference: false,
         }
     }
 }
@@ -296,8 +317,10 @@ impl TrainConfig {
         if let Some(v) = &mut self.data.valid {
             join(v);
         }
-        if let Some(a) = self.dpo.as_mut().and_then(|d| d.adapter.as_mut()) {
-            join(a);
+        if let Some(d) = self.dpo.as_mut() {
+            for p in [d.adapter.as_mut(), d.reference_model.as_mut()].into_iter().flatten() {
+                join(p);
+            }
         }
         if let Some(t) = &self.data.chat_template {
             let candidate = lexical_join(base, Path::new(t));
@@ -335,13 +358,18 @@ impl TrainConfig {
             return Err("`init = \"random\"` trains every weight; remove the [lora] section (LoRA adapts pretrained weights)".into());
         }
         if self.method == Method::Dpo {
-            if self.lora.is_none() {
-                return Err("DPO without [lora] is not supported yet (full fine-tuning would need a second copy of the model as the reference); add a [lora] section".into());
+            let d = self.dpo.clone().unwrap_or_default();
+            // `dpo.adapter` alone makes a LoRA run (the adapter's own config is used).
+            let lora_run = self.lora.is_some() || d.adapter.is_some();
+            if !lora_run && d.reference == ReferenceChoice::Base {
+                return Err("`dpo.reference = \"base\"` disables adapters, so it needs a [lora] section or `dpo.adapter` (full fine-tuning's reference is `dpo.reference_model`)".into());
+            }
+            if lora_run && d.reference_model.is_some() {
+                return Err("`dpo.reference_model` is for full fine-tuning; with [lora] the reference is the base itself (`dpo.reference = \"start\"` or `\"base\"`), so remove it".into());
             }
             if self.data.format != "auto" {
                 return Err(format!("`data.format` is `{}`; method = \"dpo\" reads preference pairs with format = \"auto\"", self.data.format));
             }
-            let d = self.dpo.clone().unwrap_or_default();
             if !(d.beta > 0.0 && d.beta.is_finite()) || d.orpo_lambda.is_nan() || d.orpo_lambda < 0.0 || !d.simpo_gamma.is_finite() {
                 return Err("`dpo.beta` must be > 0, `dpo.orpo_lambda` >= 0 and `dpo.simpo_gamma` finite".into());
             }
@@ -462,11 +490,17 @@ mod tests {
     }
 
     #[test]
-    fn dpo_needs_lora_and_checks_its_section() {
+    fn dpo_checks_its_section_and_reference() {
         let dpo = "method = \"dpo\"\nmodel = \"m\"\noutput_dir = \"runs\"\n[data]\ntrain = \"t.jsonl\"\n";
         let (_d, p) = write(dpo);
+        let c = TrainConfig::load(&p, &[]).unwrap();
+        assert!(c.lora.is_none(), "full fine-tuning DPO");
+        let (_d, p) = write(&format!("{dpo}[dpo]\nreference = \"base\"\n"));
         let err = TrainConfig::load(&p, &[]).unwrap_err().to_string();
-        assert!(err.contains("DPO without [lora] is not supported yet"), "{err}");
+        assert!(err.contains("needs a [lora] section or `dpo.adapter`"), "{err}");
+        let (_d, p) = write(&format!("{dpo}[lora]\n[dpo]\nreference_model = \"ref\"\n"));
+        let err = TrainConfig::load(&p, &[]).unwrap_err().to_string();
+        assert!(err.contains("`dpo.reference_model` is for full fine-tuning"), "{err}");
         let (_d, p) = write(&format!("{dpo}[lora]\nr = 4\n[dpo]\nloss = \"ipo\"\n"));
         let c = TrainConfig::load(&p, &[]).unwrap();
         let d = c.dpo.unwrap();

@@ -7,9 +7,7 @@
 //! log-prob is the sum over its completion tokens of `log_softmax(logits[j-1])[ids[j]]`; DPO uses
 //! the sum, ORPO and SimPO the mean over completion tokens.
 //!
-//! The DPO reference model is the same base with every LoRA adapter disabled
-//! ([`CausalLm::with_adapters_disabled`]), as TRL does with `peft_config`: no second copy of the
-//! weights, and its log-probs carry no gradient (the pass tracks no `Var`, and is detached).
+//! The reference log-probs come from a [`Reference`] (`dpo_reference.rs`) and carry no gradient.
 //!
 //! With gradient accumulation each micro-batch's loss is weighted by its share of the step's
 //! pairs, so the step's loss is the mean over all its pairs, as one large batch would give.
@@ -20,6 +18,7 @@ use candle_core::{Tensor, D};
 use whet_models::CausalLm;
 
 use crate::accumulate::add_gradients;
+use crate::dpo_reference::Reference;
 use crate::error::{Error, Result};
 use crate::trainable::Param;
 
@@ -72,6 +71,8 @@ pub struct PreferenceBatch {
     pub input_ids: Vec<Vec<u32>>,
     pub completion: Vec<Vec<bool>>,
     pub attention: Vec<Vec<bool>>,
+    /// The reference model's summed completion log-probs per row, when precomputed.
+    pub reference: Option<Vec<f32>>,
 }
 
 impl PreferenceBatch {
@@ -124,17 +125,18 @@ pub fn sequence_logps(model: &CausalLm, batch: &PreferenceBatch) -> Result<(Tens
     masked_sums(&token_log_probs(model, batch)?, &batch.completion)
 }
 
-/// The reference model's summed completion log-probs: the base with adapters disabled,
-/// without gradient.
-pub fn reference_logps(model: &mut CausalLm, batch: &PreferenceBatch) -> Result<Tensor> {
-    let logps = model.with_adapters_disabled(|base| sequence_logps(base, batch))?.0;
-    Ok(logps.detach())
-}
-
-/// `log σ(x)`, stable for large `|x|` and with a gradient everywhere: `−relu(−x) − log(1 + e^{−|x|})`.
+/// `log σ(x)`, stable for large `|x|`, with the exact gradient `σ(−x)` everywhere: `−log(1 +
+/// e^{−x})` for `x ≥ 0` and `x − log(1 + eˣ)` below, each branch fed only its own side of `x` so
+/// neither overflows. The one-line `−relu(−x) − log(1 + e^{−|x|})` is wrong at exactly 0: candle
+/// takes relu'(0) = |·|'(0) = 1 and the gradient comes out 1.5 instead of 0.5, and 0 is where DPO
+/// starts when the reference is the starting policy (every margin is 0 at the first step).
 fn log_sigmoid(x: &Tensor) -> Result<Tensor> {
-    let softplus_neg = (x.neg()?.relu()? + (x.abs()?.neg()?.exp()? + 1.0)?.log()?)?;
-    Ok(softplus_neg.neg()?)
+    let zeros = x.zeros_like()?;
+    let pos = x.ge(&zeros)?;
+    let (xp, xn) = (pos.where_cond(x, &zeros)?, pos.where_cond(&zeros, x)?);
+    let above = (xp.neg()?.exp()? + 1.0)?.log()?.neg()?;
+    let below = (&xn - (xn.exp()? + 1.0)?.log()?)?;
+    Ok(pos.where_cond(&above, &below)?)
 }
 
 /// The step's scalars, batch means as TRL logs them.
@@ -179,10 +181,10 @@ fn mean_f64(t: &Tensor) -> Result<f64> {
 }
 
 /// The batch's loss (a scalar tensor, mean over pairs, with its graph) and its metrics.
-/// `model` is `&mut` only to disable the adapters for the reference pass.
-pub fn preference_loss(model: &mut CausalLm, batch: &PreferenceBatch, loss: PreferenceLoss) -> Result<(Tensor, PreferenceMetrics)> {
+/// `model` is `&mut` only to swap adapters for the reference pass.
+pub fn preference_loss(model: &mut CausalLm, batch: &PreferenceBatch, loss: PreferenceLoss, reference: &Reference) -> Result<(Tensor, PreferenceMetrics)> {
     let n = batch.pairs();
-    let reference = if loss.needs_reference() { Some(reference_logps(model, batch)?) } else { None };
+    let reference = if loss.needs_reference() { reference.logps(model, batch)? } else { None };
     let token_lp = token_log_probs(model, batch)?;
     let (sums, lengths) = masked_sums(&token_lp, &batch.completion)?;
     let len = |range: std::ops::Range<usize>| Tensor::from_vec(lengths[range].iter().map(|&l| l as f32).collect(), n, sums.device());
@@ -290,6 +292,7 @@ pub fn preference_gradients(
     params: &[Param],
     micro_batches: &[PreferenceBatch],
     loss: PreferenceLoss,
+    reference: &Reference,
 ) -> Result<(PreferenceMetrics, HashMap<String, Tensor>)> {
     let total_pairs: usize = micro_batches.iter().map(PreferenceBatch::pairs).sum();
     if total_pairs == 0 {
@@ -299,10 +302,32 @@ pub fn preference_gradients(
     let mut metrics = PreferenceMetrics::default();
     for batch in micro_batches {
         let w = batch.pairs() as f64 / total_pairs as f64;
-        let (l, m) = preference_loss(model, batch, loss)?;
+        let (l, m) = preference_loss(model, batch, loss, reference)?;
         metrics.add_scaled(&m, w);
         let store = (l * w)?.backward()?;
         add_gradients(&mut grads, &store, params)?;
     }
     Ok((metrics, grads))
+}
+
+#[cfg(test)]
+mod tests {
+    use candle_core::{Device, Var};
+
+    use super::*;
+
+    #[test]
+    fn log_sigmoid_has_the_exact_value_and_gradient_everywhere_including_zero() {
+        let xs = [-200.0f32, -3.0, -1e-7, 0.0, 1e-7, 2.0, 200.0];
+        let x = Var::new(&xs[..], &Device::Cpu).unwrap();
+        let y = log_sigmoid(x.as_tensor()).unwrap();
+        let grads = y.sum_all().unwrap().backward().unwrap();
+        let (values, slopes) = (y.to_vec1::<f32>().unwrap(), grads.get(x.as_tensor()).unwrap().to_vec1::<f32>().unwrap());
+        for ((x, v), g) in xs.iter().map(|&x| x as f64).zip(values).zip(slopes) {
+            let want = if x >= 0.0 { -(-x).exp().ln_1p() } else { x - x.exp().ln_1p() };
+            let sigma_neg = 1.0 / (1.0 + x.exp());
+            assert!((v as f64 - want).abs() <= 1e-6 * want.abs().max(1.0), "log σ({x}) = {v}, want {want}");
+            assert!((g as f64 - sigma_neg).abs() < 1e-6, "d/dx log σ({x}) = {g}, want {sigma_neg}");
+        }
+    }
 }

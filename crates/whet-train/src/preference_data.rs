@@ -25,6 +25,9 @@ use crate::error::{Error, Result};
 pub struct PairExample {
     pub chosen: PreferenceSequence,
     pub rejected: PreferenceSequence,
+    /// The reference model's summed completion log-probs of chosen and rejected, when
+    /// precomputed (`dpo.precompute_reference`).
+    pub reference: Option<[f32; 2]>,
 }
 
 /// Reads, checks and tokenises every pair of `path`.
@@ -55,7 +58,7 @@ pub fn load_pairs(path: &Path, dpo: &DpoSection, tok: &ModelTokenizer, eos: Opti
         }
         stats.tokens += chosen.ids.len() + rejected.ids.len();
         stats.target_tokens += chosen.num_completion_tokens() + rejected.num_completion_tokens();
-        pairs.push(PairExample { chosen, rejected });
+        pairs.push(PairExample { chosen, rejected, reference: None });
     }
     if pairs.is_empty() {
         let message = if stats.records == 0 {
@@ -76,7 +79,9 @@ pub fn preference_batches(pairs: &[PairExample], order: &[usize], pairs_per_batc
         .map(|chunk| {
             let rows: Vec<&PreferenceSequence> = chunk.iter().map(|&i| &pairs[i].chosen).chain(chunk.iter().map(|&i| &pairs[i].rejected)).collect();
             let len = rows.iter().map(|r| r.ids.len()).max().unwrap_or(0);
-            let mut batch = PreferenceBatch { input_ids: Vec::new(), completion: Vec::new(), attention: Vec::new() };
+            let reference: Option<Vec<f32>> =
+                chunk.iter().map(|&i| pairs[i].reference.map(|r| r[0])).chain(chunk.iter().map(|&i| pairs[i].reference.map(|r| r[1]))).collect();
+            let mut batch = PreferenceBatch { input_ids: Vec::new(), completion: Vec::new(), attention: Vec::new(), reference };
             for r in rows {
                 let pad = len - r.ids.len();
                 batch.input_ids.push(r.ids.iter().copied().chain(std::iter::repeat_n(pad_id, pad)).collect());

@@ -1,5 +1,5 @@
 //! The training recipes — `sft` and `cpt` (causal-LM loss, LoRA or full fine-tuning) and `dpo`
-//! (preference losses, LoRA) — as one loop that reads top to bottom: setup, loop (micro-batches,
+//! (preference losses, LoRA or full fine-tuning) — as one loop that reads top to bottom: setup, loop (micro-batches,
 //! accumulation, clipping, schedule, evaluation, early stopping, checkpoints), save. `sft` and
 //! `cpt` differ only in their data and loss mask (`dataset.rs`), accumulated per token; `dpo`
 //! differs in its examples (pairs, `preference_data.rs`) and its per-step loss (`dpo_loss.rs`),
@@ -9,7 +9,7 @@
 //! (`rewards/chosen`, `rewards/rejected`, `rewards/margins`, `rewards/accuracies`,
 //! `logps/chosen`, `logps/rejected`) with each step; its evaluation reports the loss and reward
 //! accuracy. With `dpo.adapter` it continues training that adapter (its LoRA config wins over
-//! `[lora]`'s); the reference model is always the base with adapters disabled.
+//! `[lora]`'s). Its reference model is chosen by `dpo.reference` (`dpo_reference.rs`).
 //!
 //! A run directory holds everything needed to reproduce and inspect the run: `config.toml` (the
 //! resolved config), `run.json` (whet version, base model, dataset hashes, seed, dataset
@@ -36,7 +36,8 @@ use crate::accumulate::accumulate_gradients;
 use crate::adamw::{AdamW, AdamWConfig};
 use crate::batching::{derive_seed, epoch_order, micro_batches};
 use crate::checkpoint::{checkpoints, load_checkpoint, save_checkpoint, TrainState};
-use crate::config::{DpoLossType, Init, Method, TrainConfig};
+use crate::config::{DpoLossType, Init, Method, ReferenceChoice, TrainConfig};
+use crate::dpo_reference::Reference;
 use crate::dataset::{load_examples, DatasetStats};
 use crate::dpo_loss::{preference_gradients, preference_loss, PreferenceBatch, PreferenceLoss};
 use crate::error::{Error, Result};
@@ -94,7 +95,7 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary> {
         tok.set_chat_template(ChatTemplate::from_choice(choice).map_err(Error::Data)?);
     }
     let (train, mut train_stats) = load(&cfg.data.train, cfg, &tok)?;
-    let (train, valid, valid_stats) = validation_split(train, cfg, &tok)?;
+    let (mut train, mut valid, valid_stats) = validation_split(train, cfg, &tok)?;
     if cfg.data.valid_fraction.is_some() {
         // Held-out records count under validation, not twice (truncation counts stay the file's).
         train_stats = DatasetStats { truncated: train_stats.truncated, dropped_overlong: train_stats.dropped_overlong, ..train.stats() };
@@ -113,6 +114,15 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary> {
         lora = Some(whet_adapter::load_adapter(&mut model, path)?);
     } else if let Some(lc) = &lora {
         whet_adapter::init_adapter(&mut model, lc, cfg.seed)?;
+    }
+    let mut reference = build_reference(cfg, &model, &opts.model_dir, lora.is_some())?;
+    if cfg.dpo.as_ref().is_some_and(|d| d.precompute_reference) {
+        for examples in [&mut train, &mut valid] {
+            if let Examples::Pairs(pairs, _) = examples {
+                reference.precompute(&mut model, pairs, cfg.train.micro_batch_size, pad_id)?;
+            }
+        }
+        reference = Reference::None;
     }
     let params = match &lora {
         Some(lc) => {
@@ -160,7 +170,7 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary> {
             let lr = learning_rate(t, state.step, total);
             let step_start = Instant::now();
             set_dropout(&dropout, Some(derive_seed(cfg.seed ^ DROPOUT_SALT, state.step as u64)));
-            let result = batches.step(state.micro_batch..end, &mut model, &params);
+            let result = batches.step(state.micro_batch..end, &mut model, &params, &reference);
             set_dropout(&dropout, None);
             let StepOutput { loss, targets: n_targets, tokens, mut grads, extra } = result?;
             let grad_norm = clip_grad_norm(&mut grads, if t.max_grad_norm > 0.0 { t.max_grad_norm } else { f64::INFINITY })?;
@@ -195,7 +205,7 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary> {
             }
 
             if t.eval_every > 0 && state.step % t.eval_every == 0 && !valid.is_empty() {
-                let v = evaluate(&mut model, &valid, rows, cfg, pad_id, state.step, &mut metrics, &mut board)?;
+                let v = evaluate(&mut model, &reference, &valid, rows, cfg, pad_id, state.step, &mut metrics, &mut board)?;
                 last_valid = Some(v);
                 if record_eval(&mut state, v, t.early_stopping_patience) {
                     stopped_early = true;
@@ -222,7 +232,7 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary> {
 
     // ---- save ----
     if !valid.is_empty() && (last_valid.is_none() || t.eval_every == 0 || state.step % t.eval_every != 0) {
-        let v = evaluate(&mut model, &valid, rows, cfg, pad_id, state.step, &mut metrics, &mut board)?;
+        let v = evaluate(&mut model, &reference, &valid, rows, cfg, pad_id, state.step, &mut metrics, &mut board)?;
         last_valid = Some(v);
         record_eval(&mut state, v, None);
     }
@@ -273,6 +283,7 @@ fn set_dropout(state: &Mutex<DropoutState>, seed: Option<u64>) {
 #[allow(clippy::too_many_arguments)]
 fn evaluate(
     model: &mut CausalLm,
+    reference: &Reference,
     examples: &Examples,
     rows: usize,
     cfg: &TrainConfig,
@@ -298,7 +309,7 @@ fn evaluate(
             let (mut l, mut acc, mut margin) = (0f64, 0f64, 0f64);
             for batch in &batches {
                 let w = batch.pairs() as f64 / pairs.max(1) as f64;
-                let (_, m) = preference_loss(model, batch, loss)?;
+                let (_, m) = preference_loss(model, batch, loss, reference)?;
                 l += w * m.loss;
                 acc += w * m.rewards_accuracies;
                 margin += w * m.rewards_margins;
@@ -412,7 +423,7 @@ impl Batches {
     }
 
     /// Loss and gradients of the micro-batches in `range` (one optimiser step).
-    fn step(&self, range: std::ops::Range<usize>, model: &mut CausalLm, params: &[Param]) -> Result<StepOutput> {
+    fn step(&self, range: std::ops::Range<usize>, model: &mut CausalLm, params: &[Param], reference: &Reference) -> Result<StepOutput> {
         match self {
             Batches::Lm(b) => {
                 let chunk = &b[range];
@@ -421,13 +432,30 @@ impl Batches {
             }
             Batches::Pairs(b, loss) => {
                 let chunk = &b[range];
-                let (m, grads) = preference_gradients(model, params, chunk, *loss)?;
+                let (m, grads) = preference_gradients(model, params, chunk, *loss, reference)?;
                 let targets = chunk.iter().flat_map(|b| &b.completion).map(|r| r[1..].iter().filter(|c| **c).count()).sum();
                 let tokens = chunk.iter().map(PreferenceBatch::tokens).sum();
                 Ok(StepOutput { loss: m.loss, targets, tokens, grads, extra: m.named()[1..].to_vec() })
             }
         }
     }
+}
+
+/// DPO's reference model (see `dpo_reference.rs`); [`Reference::None`] for other recipes and
+/// for the reference-free losses.
+fn build_reference(cfg: &TrainConfig, model: &CausalLm, model_dir: &Path, lora_run: bool) -> Result<Reference> {
+    let Some(dpo) = cfg.dpo.as_ref().filter(|d| cfg.method == Method::Dpo && d.loss().needs_reference()) else {
+        return Ok(Reference::None);
+    };
+    Ok(match (lora_run, dpo.reference) {
+        (true, ReferenceChoice::Start) if dpo.adapter.is_some() => Reference::Adapters(model.adapters_snapshot()?),
+        // A fresh adapter starts with B = 0: the start is the base.
+        (true, _) => Reference::Base,
+        (false, _) => {
+            let dir = dpo.reference_model.as_deref().unwrap_or(model_dir);
+            Reference::Model(Box::new(CausalLm::load(dir, DType::F32, &Device::Cpu)?))
+        }
+    })
 }
 
 /// Reads a dataset file the way the run's method needs it.

@@ -2,14 +2,17 @@
 //! `reference/make_dpo_goldens.py`): the tiny llama with the `lora_init` adapter, the golden's
 //! exact collated batches (so tokenisation is out of the picture; `whet-data`'s
 //! `tests/preference_golden.rs` checks the ids), clipping at 1.0, AdamW. Per-step loss, gradient
-//! norm and every reward/logps metric within 1e-4 relative (absolute 1e-6 near zero).
+//! norm and every reward/logps metric within 1e-4 relative (absolute 1e-6 near zero). DPO runs
+//! cover the three reference models (the base with adapters disabled, a frozen copy of the
+//! starting adapter, a frozen copy of the model for full fine-tuning), and the same steps with the
+//! reference log-probs precomputed before training.
 
 use std::path::{Path, PathBuf};
 
 use candle_core::{DType, Device};
 use serde_json::Value;
 use whet_models::CausalLm;
-use whet_train::{clip_grad_norm, lora_params, preference_gradients, AdamW, AdamWConfig, PreferenceBatch, PreferenceLoss};
+use whet_train::{clip_grad_norm, full_params, lora_params, preference_gradients, AdamW, AdamWConfig, PreferenceBatch, PreferenceLoss, Reference};
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
@@ -34,6 +37,7 @@ fn batch(b: &Value) -> PreferenceBatch {
             input_ids: rows(&b["input_ids"]).into_iter().map(|r| r.into_iter().map(|x| x as u32).collect()).collect(),
             completion: flags(rows(&b["completion_mask"])),
             attention: flags(rows(&b["attention_mask"])),
+            reference: None,
         };
     }
     let mut ids = rows(&b["chosen_input_ids"]);
@@ -52,6 +56,7 @@ fn batch(b: &Value) -> PreferenceBatch {
         input_ids: ids.into_iter().map(|r| pad(r, 0).into_iter().map(|x| x as u32).collect()).collect(),
         completion: labels.into_iter().map(|r| pad(r, -100).into_iter().map(|x| x != -100).collect()).collect(),
         attention: flags(attn.into_iter().map(|r| pad(r, 0)).collect()),
+        reference: None,
     }
 }
 
@@ -70,21 +75,43 @@ fn loss_of(h: &Value, name: &str) -> PreferenceLoss {
     }
 }
 
-/// Runs the golden's steps; returns the largest relative error over all compared values.
-fn check_run(name: &str) -> f64 {
+/// Runs the golden's steps (with the reference log-probs of every batch computed before the
+/// first step when `precompute`); returns the largest relative error over all compared values.
+fn check_run(name: &str, precompute: bool) -> f64 {
     let g = golden(name);
     let h = &g["hyperparameters"];
-    let mut model = CausalLm::load(&root().join("tests/golden/models/llama"), DType::F32, &Device::Cpu).unwrap();
-    whet_adapter::load_adapter(&mut model, &root().join("tests/golden/dpo/lora_init")).unwrap();
+    let dir = root().join("tests/golden/models/llama");
+    let mut model = CausalLm::load(&dir, DType::F32, &Device::Cpu).unwrap();
     let opt_cfg = &g["hyperparameters"]["optimizer"];
-    let params = lora_params(&mut model, opt_cfg["weight_decay"].as_f64().unwrap_or(0.0)).unwrap();
+    let decay = opt_cfg["weight_decay"].as_f64().unwrap_or(0.0);
+    let loss = loss_of(h, name);
+    let (reference, params) = match h["reference"].as_str().unwrap_or("base") {
+        "full" => (Reference::Model(Box::new(CausalLm::load(&dir, DType::F32, &Device::Cpu).unwrap())), full_params(&mut model, decay).unwrap()),
+        kind => {
+            whet_adapter::load_adapter(&mut model, &root().join("tests/golden/dpo/lora_init")).unwrap();
+            let reference = match kind {
+                "start_adapter" => Reference::Adapters(model.adapters_snapshot().unwrap()),
+                _ if loss.needs_reference() => Reference::Base,
+                _ => Reference::None,
+            };
+            (reference, lora_params(&mut model, decay).unwrap())
+        }
+    };
+    let mut batches: Vec<PreferenceBatch> = g["steps"].as_array().unwrap().iter().map(|s| batch(&s["batch"])).collect();
+    let reference = if precompute {
+        for b in &mut batches {
+            b.reference = Some(reference.logps(&mut model, b).unwrap().unwrap().to_vec1().unwrap());
+        }
+        Reference::None
+    } else {
+        reference
+    };
     let betas = opt_cfg["betas"].as_array().unwrap();
     let mut opt = AdamW::new(AdamWConfig { beta1: betas[0].as_f64().unwrap(), beta2: betas[1].as_f64().unwrap(), eps: opt_cfg["eps"].as_f64().unwrap() });
     let lr = opt_cfg["lr"].as_f64().unwrap();
-    let loss = loss_of(h, name);
     let mut worst = 0f64;
-    for (i, step) in g["steps"].as_array().unwrap().iter().enumerate() {
-        let (metrics, mut grads) = preference_gradients(&mut model, &params, &[batch(&step["batch"])], loss).unwrap();
+    for (i, (step, b)) in g["steps"].as_array().unwrap().iter().zip(&batches).enumerate() {
+        let (metrics, mut grads) = preference_gradients(&mut model, &params, std::slice::from_ref(b), loss, &reference).unwrap();
         let norm = clip_grad_norm(&mut grads, h["max_grad_norm"].as_f64().unwrap()).unwrap();
         opt.step(&params, &grads, lr).unwrap();
         let mut got: Vec<(&str, f64)> = metrics.named().to_vec();
@@ -106,37 +133,54 @@ fn check_run(name: &str) -> f64 {
 
 #[test]
 fn dpo_sigmoid_matches_trl() {
-    check_run("dpo_sigmoid");
+    check_run("dpo_sigmoid", false);
 }
 
 #[test]
 fn dpo_sigmoid_ignores_label_smoothing_as_trl() {
-    check_run("dpo_sigmoid_label_smoothing_0.1");
+    check_run("dpo_sigmoid_label_smoothing_0.1", false);
 }
 
 #[test]
 fn dpo_robust_matches_trl() {
-    check_run("dpo_robust_label_smoothing_0.1");
+    check_run("dpo_robust_label_smoothing_0.1", false);
 }
 
 #[test]
 fn dpo_ipo_matches_trl() {
-    check_run("dpo_ipo");
+    check_run("dpo_ipo", false);
 }
 
 #[test]
 fn dpo_hinge_matches_trl() {
-    check_run("dpo_hinge");
+    check_run("dpo_hinge", false);
+}
+
+#[test]
+fn dpo_against_a_frozen_copy_of_the_starting_adapter_matches_trl() {
+    check_run("dpo_sigmoid_reference_start_adapter", false);
+}
+
+#[test]
+fn full_fine_tuning_dpo_against_a_frozen_reference_model_matches_trl() {
+    check_run("dpo_sigmoid_full", false);
+}
+
+#[test]
+fn precomputed_reference_log_probs_match_trl() {
+    for name in ["dpo_sigmoid", "dpo_sigmoid_reference_start_adapter", "dpo_sigmoid_full"] {
+        check_run(name, true);
+    }
 }
 
 #[test]
 fn orpo_matches_trl() {
-    check_run("orpo");
+    check_run("orpo", false);
 }
 
 #[test]
 fn simpo_matches_trl() {
-    check_run("simpo");
+    check_run("simpo", false);
 }
 
 #[test]
@@ -146,7 +190,7 @@ fn the_reference_pass_leaves_the_adapters_in_place() {
     let params = lora_params(&mut model, 0.0).unwrap();
     let b = batch(&golden("dpo_sigmoid")["steps"][0]["batch"]);
     let (with, _) = whet_train::dpo_loss::sequence_logps(&model, &b).unwrap();
-    let reference = whet_train::dpo_loss::reference_logps(&mut model, &b).unwrap();
+    let reference = Reference::Base.logps(&mut model, &b).unwrap().unwrap();
     let (again, _) = whet_train::dpo_loss::sequence_logps(&model, &b).unwrap();
     assert!(!reference.track_op());
     let v = |t: &candle_core::Tensor| t.to_vec1::<f32>().unwrap();
