@@ -7,6 +7,7 @@ mod data_cmd;
 mod generate_cmd;
 mod merge_cmd;
 mod model_source;
+mod openai_client;
 mod prefs_cmd;
 mod quickstart_cmd;
 mod score_cmd;

@@ -13,7 +13,7 @@ use std::time::Instant;
 use anyhow::{bail, Context, Result};
 use serde_json::{json, Value};
 use whet_data::tokenize_chat;
-use whet_eval::{exact_match, greedy_answer, perplexity, score_tokenized, AnswerOptions};
+use whet_eval::{answer, exact_match, perplexity, score_tokenized, AnswerOptions};
 use whet_models::GenerationConfig;
 use whet_train::config::TrainConfig;
 use whet_train::sft::RunOptions;
@@ -180,13 +180,14 @@ fn evaluate(model_dir: &Path, adapter: Option<&Path>, valid: &[Vec<Value>], test
     let opts = AnswerOptions {
         max_new_tokens: MAX_ANSWER_TOKENS,
         eos_token_ids: loaded.eos_token_ids(&GenerationConfig::read(model_dir)?),
+        sampling: Default::default(),
     };
     let (mut exact, mut answers) = (0, Vec::with_capacity(test.len()));
     for conv in test {
         let (_, reference) = question_and_answer(conv)?;
-        let answer = greedy_answer(model, tok, &conv[..conv.len() - 1], &opts)?;
-        exact += usize::from(exact_match(&answer, reference));
-        answers.push(answer);
+        let reply = answer(model, tok, &conv[..conv.len() - 1], &opts)?;
+        exact += usize::from(exact_match(&reply, reference));
+        answers.push(reply);
     }
     Ok(Evaluation { valid_perplexity: perplexity(nll, n_tokens), exact, answers })
 }

@@ -61,3 +61,90 @@ fn bad_prompt_files_are_refused_by_line() {
     let run = whet(&["data", "prefs", "--prompts", s(&no_refs), "--strong", s(&golden_model("llama")), "--judge", "reference", "--out", s(&out)]);
     assert!(String::from_utf8_lossy(&run.stderr).contains("needs records that end with an assistant answer"));
 }
+
+/// A stand-in for an OpenAI-compatible server on a loopback port: chat completions answer
+/// "<model> answer" for answerers and "B" for the model `judge`; each request's body is kept.
+fn mock_endpoint() -> (String, std::sync::Arc<std::sync::Mutex<Vec<Value>>>) {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/v1", listener.local_addr().unwrap());
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let log = seen.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let mut stream = stream.unwrap();
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let (mut line, mut length) = (String::new(), 0usize);
+            loop {
+                line.clear();
+                reader.read_line(&mut line).unwrap();
+                if line == "\r\n" || line.is_empty() {
+                    break;
+                }
+                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                    length = v.trim().parse().unwrap();
+                }
+            }
+            let mut body = vec![0u8; length];
+            reader.read_exact(&mut body).unwrap();
+            let request: Value = serde_json::from_slice(&body).unwrap();
+            let model = request["model"].as_str().unwrap().to_string();
+            let content = if model == "judge" { "B".to_string() } else { format!("{model} answer") };
+            log.lock().unwrap().push(request);
+            let reply = serde_json::json!({"choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}]}).to_string();
+            let response = format!("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{reply}", reply.len());
+            stream.write_all(response.as_bytes()).unwrap();
+        }
+    });
+    (url, seen)
+}
+
+#[test]
+fn endpoints_answer_and_an_llm_judge_decides() {
+    let dir = tempfile::tempdir().unwrap();
+    let (input, out) = (prompts(dir.path()), dir.path().join("pairs.jsonl"));
+    let (url, seen) = mock_endpoint();
+    let run = whet(&[
+        "data", "prefs", "--prompts", s(&input), "--strong", &url, "--strong-model", "sft", "--weak", &url, "--weak-model", "base",
+        "--judge", "llm", "--judge-endpoint", &url, "--samples", "2", "--temperature", "0.7", "--seed", "5", "--out", s(&out),
+    ]);
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    let pairs: Vec<Value> = std::fs::read_to_string(&out).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(pairs.len(), 3);
+    let requests = seen.lock().unwrap().clone();
+    // 3 prompts x 2 answerers x 2 samples, then one judgement per prompt.
+    assert_eq!(requests.len(), 3 * 2 * 2 + 3);
+    let seeds: std::collections::HashSet<u64> = requests.iter().filter(|r| r["model"] == "sft").map(|r| r["seed"].as_u64().unwrap()).collect();
+    assert_eq!(seeds.len(), 6, "each prompt and sample has its own seed");
+    assert!(requests.iter().filter(|r| r["model"] != "judge").all(|r| r["temperature"].as_f64().unwrap() > 0.69));
+    for (p, judged) in pairs.iter().zip(requests.iter().filter(|r| r["model"] == "judge")) {
+        // The judge said "B": whichever answer was shown second is chosen.
+        let shown = judged["messages"][1]["content"].as_str().unwrap();
+        let second = shown.split("Answer B: ").nth(1).unwrap().split("\n\n").next().unwrap();
+        assert_eq!(p["chosen"][0]["content"], second, "{shown}");
+        assert_eq!(p["provenance"]["judge"], "llm");
+    }
+    // The reference answer is shown to the judge when the record has one.
+    assert!(requests.iter().any(|r| r["messages"][1]["content"].as_str().is_some_and(|t| t.contains("Reference answer: Blue."))));
+}
+
+#[test]
+fn flag_combinations_that_cannot_work_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let (input, out) = (prompts(dir.path()), dir.path().join("pairs.jsonl"));
+    let model = golden_model("llama");
+    let cases: [(&[&str], &str); 4] = [
+        (&["--samples", "3"], "needs a temperature above 0"),
+        (&["--no-weak", "--samples", "2", "--temperature", "1"], "--no-weak compares"),
+        (&["--judge", "llm"], "--judge-endpoint"),
+        (&["--weak", "http://127.0.0.1:9/v1"], "--weak-model"),
+    ];
+    for (flags, expect) in cases {
+        let mut args = vec!["data", "prefs", "--prompts", s(&input), "--strong", s(&model), "--out", s(&out)];
+        args.extend_from_slice(flags);
+        let run = whet(&args);
+        let stderr = String::from_utf8_lossy(&run.stderr);
+        assert!(!run.status.success() && stderr.contains(expect), "{flags:?}: {stderr}");
+        assert!(!out.exists());
+    }
+}

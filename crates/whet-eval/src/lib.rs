@@ -7,7 +7,7 @@ pub mod error;
 pub mod score;
 pub mod squad;
 
-pub use answer::{greedy_answer, AnswerOptions};
+pub use answer::{answer, AnswerOptions};
 pub use error::{Error, Result};
 pub use squad::{exact_match, f1_score, normalize_answer};
 pub use score::{perplexity, score_tokenized};
