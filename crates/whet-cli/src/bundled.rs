@@ -1,7 +1,8 @@
 //! What `whet quickstart` needs, compiled into the binary so it runs anywhere with no network:
 //! the bundled base model (`assets/base-model`, a small Llama that whet pretrained; see
 //! `assets/README.md` for how it is regenerated), the sample support dataset
-//! (`assets/sample-data`) and the quickstart's training config (`configs/quickstart.toml`).
+//! (`assets/sample-data`) and the quickstart's training configs (`configs/quickstart.toml`,
+//! `configs/quickstart-dpo.toml`).
 
 use std::path::Path;
 
@@ -32,6 +33,9 @@ pub const SAMPLE_DATA: BundledDir = BundledDir(&[
 
 /// The quickstart's LoRA run; its paths are replaced by the quickstart's own.
 pub const QUICKSTART_CONFIG: &str = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../../configs/quickstart.toml"));
+
+/// The quickstart's DPO run on top of the SFT adapter; its paths are replaced likewise.
+pub const QUICKSTART_DPO_CONFIG: &str = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../../configs/quickstart-dpo.toml"));
 
 impl BundledDir {
     /// Writes the files into `dir` (created).

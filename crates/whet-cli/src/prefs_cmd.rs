@@ -22,7 +22,7 @@ use anyhow::{bail, Context, Result};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::{json, Value};
-use whet_eval::{answer, f1_score, AnswerOptions};
+use whet_eval::{f1_score, sample_answers, AnswerOptions};
 use whet_models::{GenerationConfig, SamplingParams};
 
 use crate::model_source::{Loaded, ModelArgs};
@@ -138,21 +138,17 @@ impl Answerer {
 
     /// `s.samples` answers to `prompt`; sample `k` of the prompt on line `line` has its own seed.
     fn answers(&self, prompt: &[Value], line: usize, s: &Sampling) -> Result<Vec<String>> {
-        (0..s.samples)
-            .map(|k| {
-                let seed = s.seed.wrapping_add((line as u64).wrapping_mul(1_000_003)).wrapping_add(k as u64);
-                match &self.kind {
-                    AnswererKind::Local { loaded, eos } => {
-                        let sampling = SamplingParams { temperature: s.temperature, top_p: s.top_p, seed, ..Default::default() };
-                        let opts = AnswerOptions { max_new_tokens: s.max_new_tokens, eos_token_ids: eos.clone(), sampling };
-                        Ok(answer(&loaded.model, &loaded.tokenizer, prompt, &opts)?)
-                    }
-                    AnswererKind::Endpoint(e) => {
-                        e.complete(prompt, &ChatRequest { max_tokens: s.max_new_tokens, temperature: s.temperature, top_p: s.top_p, seed })
-                    }
-                }
-            })
-            .collect()
+        let seed = s.seed.wrapping_add((line as u64).wrapping_mul(1_000_003));
+        match &self.kind {
+            AnswererKind::Local { loaded, eos } => {
+                let sampling = SamplingParams { temperature: s.temperature, top_p: s.top_p, seed, ..Default::default() };
+                let opts = AnswerOptions { max_new_tokens: s.max_new_tokens, eos_token_ids: eos.clone(), sampling };
+                Ok(sample_answers(&loaded.model, &loaded.tokenizer, prompt, &opts, s.samples)?)
+            }
+            AnswererKind::Endpoint(e) => (0..s.samples as u64)
+                .map(|k| e.complete(prompt, &ChatRequest { max_tokens: s.max_new_tokens, temperature: s.temperature, top_p: s.top_p, seed: seed.wrapping_add(k) }))
+                .collect(),
+        }
     }
 }
 

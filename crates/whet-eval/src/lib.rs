@@ -6,8 +6,10 @@ pub mod answer;
 pub mod error;
 pub mod score;
 pub mod squad;
+pub mod wilson;
 
-pub use answer::{answer, AnswerOptions};
+pub use answer::{answer, sample_answers, AnswerOptions};
 pub use error::{Error, Result};
 pub use squad::{exact_match, f1_score, normalize_answer};
 pub use score::{perplexity, score_tokenized};
+pub use wilson::wilson_interval;

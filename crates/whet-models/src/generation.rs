@@ -233,6 +233,52 @@ pub fn generate(
     }
 }
 
+/// One sample of `prompt` per seed, decoded side by side: every step is one forward pass over
+/// all the rows (the prompt is the same length in each, so no padding or masks), which for small
+/// models costs about what one row does. Row `i` samples with `params.sampling` and `seeds[i]`;
+/// a row that has finished is fed its last token until the others finish, and its output ends
+/// where it finished. No `on_token` callback: this is for batch work, not streaming.
+pub fn generate_samples(model: &CausalLm, prompt: &[u32], params: &GenerationParams, seeds: &[u64]) -> Result<Vec<Generated>> {
+    if prompt.is_empty() {
+        return Err(Error::Generation("the prompt has no tokens".into()));
+    }
+    let n = seeds.len();
+    let mut samplers = seeds
+        .iter()
+        .map(|&seed| Sampler::new(SamplingParams { seed, ..params.sampling.clone() }))
+        .collect::<Result<Vec<_>>>()?;
+    let mut rows: Vec<(Vec<u32>, Option<FinishReason>)> = vec![(Vec::new(), None); n];
+    if n == 0 || params.max_new_tokens == 0 {
+        return Ok(rows.into_iter().map(|(tokens, _)| Generated { tokens, finish: FinishReason::Length }).collect());
+    }
+    let mut cache = model.new_cache();
+    let input = Tensor::new(prompt, model.device())?.unsqueeze(0)?.repeat((n, 1))?;
+    let mut logits = model.forward_last(&input, &mut cache)?;
+    let mut context: Vec<Vec<u32>> = vec![prompt.to_vec(); n];
+    loop {
+        let all: Vec<Vec<f32>> = logits.to_vec2()?;
+        let mut next = Vec::with_capacity(n);
+        for (i, (tokens, finish)) in rows.iter_mut().enumerate() {
+            if finish.is_none() {
+                let token = samplers[i].sample(&all[i], &context[i]);
+                context[i].push(token);
+                tokens.push(token);
+                if params.eos_token_ids.contains(&token) {
+                    *finish = Some(FinishReason::Eos);
+                } else if tokens.len() == params.max_new_tokens {
+                    *finish = Some(FinishReason::Length);
+                }
+            }
+            next.push(context[i].last().copied().unwrap_or(0));
+        }
+        if rows.iter().all(|(_, f)| f.is_some()) {
+            return Ok(rows.into_iter().map(|(tokens, f)| Generated { tokens, finish: f.unwrap_or(FinishReason::Length) }).collect());
+        }
+        let input = Tensor::new(next.as_slice(), model.device())?.unsqueeze(1)?;
+        logits = model.forward_last(&input, &mut cache)?;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

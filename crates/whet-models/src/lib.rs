@@ -5,12 +5,12 @@
 //! No tokenisers, no chat templates (those are in `whet-data`), no training loop, no server.
 
 pub mod attention;
-pub mod bf16_gemv;
 pub mod config;
 mod cpu_storage;
 pub mod decoder;
 pub mod error;
 pub mod frozen_linear;
+pub mod gemv;
 pub mod generation;
 pub mod generation_config;
 pub mod kv_cache;
@@ -27,7 +27,7 @@ pub mod weights;
 pub use config::DecoderConfig;
 pub use decoder::{read_config, CausalLm};
 pub use error::{Error, Result};
-pub use generation::{generate, FinishReason, Generated, GenerationParams, Sampler, SamplingParams};
+pub use generation::{generate, generate_samples, FinishReason, Generated, GenerationParams, Sampler, SamplingParams};
 pub use generation_config::GenerationConfig;
 pub use kv_cache::KvCache;
 pub use proj::{DropoutState, Lora, LoraDropout, Proj};

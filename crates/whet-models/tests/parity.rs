@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use candle_core::{DType, Device, Tensor};
 use whet_models::generation::SamplingParams;
-use whet_models::{generate, CausalLm, GenerationParams};
+use whet_models::{generate, generate_samples, CausalLm, GenerationParams};
 
 const MODELS: &[&str] = &["llama", "llama_mqa", "mistral", "qwen2"];
 
@@ -77,6 +77,34 @@ fn greedy_generation_matches_transformers_token_for_token() {
             let out = generate(&model, &ids("prompt_ids"), &params, |_| true).unwrap();
             assert_eq!(out.tokens, ids("generated_ids"), "{name}");
         }
+    }
+}
+
+#[test]
+fn samples_decoded_side_by_side_equal_samples_decoded_alone() {
+    for name in MODELS {
+        let model = CausalLm::load(&golden_dir(name), DType::F32, &Device::Cpu).unwrap();
+        let text = std::fs::read_to_string(golden_dir(name).join("golden.json")).unwrap();
+        let golden: serde_json::Value = serde_json::from_str(&text).unwrap();
+        let prompt: Vec<u32> = golden["greedy"][0]["prompt_ids"].as_array().unwrap().iter().map(|v| v.as_u64().unwrap() as u32).collect();
+        // An EOS id that sampling hits early in some rows, so rows finish at different steps.
+        let (seeds, mut eos_hits) = ([3u64, 7, 11, 19, 23], 0);
+        for eos in [vec![], prompt[1..3].to_vec()] {
+            let params = GenerationParams {
+                max_new_tokens: 12,
+                eos_token_ids: eos,
+                sampling: SamplingParams { temperature: 1.5, ..Default::default() },
+            };
+            let together = generate_samples(&model, &prompt, &params, &seeds).unwrap();
+            assert_eq!(together.len(), seeds.len());
+            for (row, &seed) in together.iter().zip(&seeds) {
+                let alone_params = GenerationParams { sampling: SamplingParams { seed, ..params.sampling.clone() }, ..params.clone() };
+                let alone = generate(&model, &prompt, &alone_params, |_| true).unwrap();
+                assert_eq!((&row.tokens, row.finish), (&alone.tokens, alone.finish), "{name} seed {seed}");
+                eos_hits += usize::from(row.finish == whet_models::FinishReason::Eos);
+            }
+        }
+        assert!(eos_hits > 0 || *name != "llama", "{name}: no row stopped early; pick other EOS ids");
     }
 }
 
