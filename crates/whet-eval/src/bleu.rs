@@ -79,7 +79,8 @@ where
     let order = options.max_ngram_order;
     let mut total = Stats { sys_len: 0, ref_len: 0, correct: vec![0; order], total: vec![0; order] };
     for (i, (hyp, refs)) in hypotheses.iter().zip(references).enumerate() {
-        let s = segment_stats(hyp.as_ref(), refs.as_ref(), options).ok_or(Error::NoReferences { metric: "BLEU", index: i })?;
+        let s = segment_stats(hyp.as_ref(), refs.as_ref(), options)
+            .ok_or(Error::NoReferences { metric: "BLEU", index: i })?;
         total.add(&s);
     }
     Ok(compute_bleu(&total, options))
@@ -200,7 +201,7 @@ fn compute_bleu(stats: &Stats, options: &BleuOptions) -> BleuScore {
     }
     let mut smooth_mteval = 1.0;
     let mut eff_order = max_order;
-    for n in 0..max_order {
+    for (n, precision) in precisions.iter_mut().enumerate() {
         // add-k changes the counts from order 2 on, before anything else looks at them.
         let k = match options.smoothing {
             Smoothing::AddK(k) if n > 0 => k,
@@ -213,7 +214,7 @@ fn compute_bleu(stats: &Stats, options: &BleuOptions) -> BleuScore {
         if options.effective_order {
             eff_order = n + 1;
         }
-        precisions[n] = if correct == 0.0 {
+        *precision = if correct == 0.0 {
             match options.smoothing {
                 Smoothing::Exp => {
                     smooth_mteval *= 2.0;

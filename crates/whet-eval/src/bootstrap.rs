@@ -105,7 +105,8 @@ mod tests {
         // about +-1.96 standard errors: +-0.098 for n = 100, +-0.031 for n = 1000.
         let small: Vec<f64> = (0..100).map(|i| (i % 2) as f64).collect();
         let large: Vec<f64> = (0..1000).map(|i| (i % 2) as f64).collect();
-        let (a, b) = (bootstrap_mean_ci(&small, &BootstrapOptions::default())?, bootstrap_mean_ci(&large, &BootstrapOptions::default())?);
+        let o = BootstrapOptions::default();
+        let (a, b) = (bootstrap_mean_ci(&small, &o)?, bootstrap_mean_ci(&large, &o)?);
         assert!(a.lower < 0.5 && 0.5 < a.upper);
         assert!((a.upper - a.lower - 2.0 * 0.098).abs() < 0.04, "{a:?}");
         assert!((b.upper - b.lower - 2.0 * 0.031).abs() < 0.015, "{b:?}");

@@ -60,7 +60,8 @@ where
     }
     let mut sum = vec![OrderStats::default(); options.orders()];
     for (i, (hyp, refs)) in hypotheses.iter().zip(references).enumerate() {
-        let best = segment_stats(hyp.as_ref(), refs.as_ref(), options).ok_or(Error::NoReferences { metric: "chrF", index: i })?;
+        let best = segment_stats(hyp.as_ref(), refs.as_ref(), options)
+            .ok_or(Error::NoReferences { metric: "chrF", index: i })?;
         for (s, b) in sum.iter_mut().zip(best) {
             s.hyp += b.hyp;
             s.reference += b.reference;
@@ -222,6 +223,7 @@ mod tests {
 
     #[test]
     fn splits_one_punctuation_character_off_a_word() {
-        assert_eq!(split_punctuation("(hi) there! \"q\" x. !! a"), ["(hi", ")", "there", "!", "\"q", "\"", "x", ".", "!", "!", "a"]);
+        let words = split_punctuation("(hi) there! \"q\" x. !! a");
+        assert_eq!(words, ["(hi", ")", "there", "!", "\"q", "\"", "x", ".", "!", "!", "a"]);
     }
 }

@@ -131,7 +131,8 @@ mod tests {
     fn small_exact_case_matches_enumeration() -> Result<()> {
         // Differences 1, 1, 1: of the 8 sign patterns, 2 (+++ and ---) reach |sum| = 3, so the
         // exact p is 1/4; with many trials the estimate is (k + 1) / (N + 1), close to 1/4.
-        let t = paired_permutation_test(&[0.0; 3], &[1.0; 3], &PairedTestOptions { permutations: 100_000, ..Default::default() })?;
+        let options = PairedTestOptions { permutations: 100_000, ..Default::default() };
+        let t = paired_permutation_test(&[0.0; 3], &[1.0; 3], &options)?;
         assert!((t.p_value - 0.25).abs() < 0.01, "{t:?}");
         Ok(())
     }

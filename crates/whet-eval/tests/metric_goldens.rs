@@ -52,7 +52,7 @@ impl Worst {
     fn check(&mut self, ours: f64, reference: f64, at: impl FnOnce() -> String) {
         let diff = (ours - reference).abs();
         self.compared += 1;
-        if !(diff <= self.diff) {
+        if diff > self.diff || diff.is_nan() {
             self.diff = diff;
             self.at = format!("{} (whet {ours}, reference {reference})", at());
         }
@@ -81,7 +81,9 @@ fn rouge_matches_rouge_score_with_and_without_stemming() {
             let (id, hyp, refs) = (text(&case["id"]), text(&case["hypothesis"]), strings(&case["references"]));
             let ours = rouge.score_multi(hyp, &refs).expect("has references");
             let want = &case["rouge"][mode];
-            for (name, score) in [("rouge1", ours.rouge1), ("rouge2", ours.rouge2), ("rougeL", ours.rouge_l), ("rougeLsum", ours.rouge_lsum)] {
+            let variants =
+                [("rouge1", ours.rouge1), ("rouge2", ours.rouge2), ("rougeL", ours.rouge_l), ("rougeLsum", ours.rouge_lsum)];
+            for (name, score) in variants {
                 check_rouge(&mut worst, &score, &want[name], &format!("{id} {mode} {name}"));
             }
             if refs.len() == 1 {
@@ -136,10 +138,11 @@ fn check_bleu(worst: &mut Worst, ours: &BleuScore, want: &Value, at: &str, exact
     assert_eq!(ours.ref_len as u64, want["ref_len"].as_u64().expect("ref_len"), "{at}");
     if exact_counts {
         // add-k changes sacrebleu's counts in place, so only the other methods report raw counts.
-        let counts: Vec<u64> = want["counts"].as_array().expect("counts").iter().map(|c| c.as_u64().expect("count")).collect();
-        let totals: Vec<u64> = want["totals"].as_array().expect("totals").iter().map(|c| c.as_u64().expect("total")).collect();
-        assert_eq!(ours.counts.iter().map(|&c| c as u64).collect::<Vec<_>>(), counts, "{at}");
-        assert_eq!(ours.totals.iter().map(|&c| c as u64).collect::<Vec<_>>(), totals, "{at}");
+        let ints = |v: &Value| -> Vec<usize> {
+            v.as_array().expect("list").iter().map(|c| c.as_u64().expect("int") as usize).collect()
+        };
+        assert_eq!(ours.counts, ints(&want["counts"]), "{at} counts");
+        assert_eq!(ours.totals, ints(&want["totals"]), "{at} totals");
     }
 }
 
