@@ -20,6 +20,9 @@ reference/requirements.txt). It writes tests/golden/metrics/metrics.json, determ
   - sentence chrF and chrF++ (sacrebleu.sentence_chrf defaults, word_order 2).
 * "corpora": corpus BLEU / chrF / chrF++ over sets of cases (variable numbers of references
   padded with None, which sacrebleu skips), plus lowercase and other-smoothing variants.
+* "porter": NLTK's PorterStemmer (the stemmer rouge-score uses) on a few hundred words that reach
+  every rule of every step and NLTK's special cases, and rouge-score's stemmed tokens of all of
+  them joined by spaces (which adds its "stem only tokens longer than 3 characters" rule).
 
 crates/whet-eval/tests/metric_goldens.rs compares whet's values with these within 1e-6.
 CI never runs this script: its output is committed.
@@ -33,6 +36,7 @@ import platform
 from pathlib import Path
 
 import sacrebleu
+from nltk.stem import porter
 from rouge_score import rouge_scorer, tokenizers
 from sacrebleu.metrics import BLEU, CHRF
 from sacrebleu.tokenizers.tokenizer_13a import Tokenizer13a
@@ -88,6 +92,67 @@ CORPORA = [
     # No 4-gram matches in the whole corpus: the smoothing methods differ.
     ("sparse_matches", ["short_hypothesis", "no_4gram_match", "stemming"]),
 ]
+
+# Words for NLTK's PorterStemmer, grouped by the step or rule they reach first (each rule of each
+# step is reached, most with the condition both true and false). Written for this project.
+PORTER_WORDS_BY_GROUP = {
+    # NLTK's irregular forms, checked before any step.
+    "irregular": "sky skies dying lying tying news innings inning outings outing cannings canning howe proceed exceed succeed",
+    # One or two characters: returned lowercased, unstemmed.
+    "short": "a i is as at ox by my 10s",
+    # Step 1a, with NLTK's four-letter "ies" -> "ie".
+    "step1a": "caresses ponies ties caress cats dies lies pies flies cries classes glasses bosses misses gases buses "
+              "yes this species series analyses crisis basis alias atlas bias iris virus status chaos lens physics",
+    # Step 1b: NLTK's "ied" (four letters -> "ie", else "i"), (m>0) EED, ED/ING with the AT/BL/IZ,
+    # double-consonant and (m=1 and *o) repairs, and NLTK's two-letter *o ("us", "ow", "ax").
+    "step1b": "died tied lied spied cried tried applied studied "
+              "feed agreed disagreed bleed indeed speed freed guaranteed proceeded exceeding succeeded "
+              "plastered bled motoring sing thing bring string king conflated troubled sized "
+              "hopping tanned falling hissing fizzed failing filing hoping taping waxing snowing playing "
+              "using owed axed eyed aged iced being doing seeing agreeing eating hating rating dated "
+              "stopped fitted running controlling rolling buzzing dressed filled jazzed shred sped "
+              "banning planned enabled humbled rumbled prized realized organized created debated wanted "
+              "needed started ended opened listened visited happened offered sampled travelled traveled "
+              "labelled labeled cancelled benefited committed referred preferred occurred",
+    # Step 1c: NLTK's (*c and not c) Y -> I, and 'y' as consonant or vowel.
+    "step1c": "happy toy enjoy spy fly try say boy day obey syzygy yyyy yyyyy cry deny fairly happily easily "
+              "yearly early party study enjoying employ player yelling yellow youth crying flying trying buying",
+    # Step 2, with NLTK's ALLI first (then step 2 again), BLI, FULLI and LOGI (the 'l' kept in the stem).
+    "step2": "relational conditional rational valenci hesitanci digitizer conformabli radicalli differentli "
+             "vileli analogousli vietnamization predication operator feudalism decisiveness hopefulness "
+             "callousness formaliti sensitiviti sensibiliti sensational traditional national international "
+             "emotional valency hesitancy urgency frequency agency fluency buoyancy organizer fertilizer "
+             "possibly humbly nobly visibly terribly ably probably reasonably radically logically practically "
+             "finally totally really actually conditionally rationally sensationally differently evidently "
+             "recently gently currently absently likely lonely namely entirely solely rarely generously "
+             "seriously previously obviously curiously organization generalization generalizations "
+             "civilization realization information education communication variation relation nation station "
+             "creation indicator alligator generator realism idealism nationalism journalism effectiveness "
+             "attractiveness expensiveness usefulness carefulness playfulness seriousness nervousness "
+             "dangerousness reality formality totality mentality vitality activity sensitivity relativity "
+             "positivity creativity ability possibility responsibility stability visibility hopefully carefully "
+             "beautifully peacefully skillfully fully geology theology biology archaeology apology analogy "
+             "technology psychology ideology mythology methodology ology logy logical",
+    # Step 3.
+    "step3": "triplicate duplicate formative relative talkative formalize normalize capitalize electriciti "
+             "electricity elasticity electrical critical musical chemical hopeful helpful thankful goodness "
+             "kindness darkness happiness emptiness illness business witness",
+    # Step 4, including (m>1 and (*S or *T)) ION.
+    "step4": "revival arrival approval allowance performance resistance inference difference independence "
+             "airliner computer teacher gyroscopic electronic economic adjustable available reliable capable "
+             "defensible edible terrible incredible irritant important assistant replacement agreement "
+             "settlement adjustment argument government development dependent different excellent adoption "
+             "decision confusion region opinion version question homologou communism activate angulariti "
+             "homologous famous dangerous effective expensive bowdlerize organize recognize",
+    # Step 5a ((m>1) E, (m=1 and not *o) E) and step 5b ((m>1 and *d and *L)).
+    "step5": "probate rate cease make hope have agree controll roll install installing fulfill fulfilling "
+             "tell spell ball ness",
+    # Where NLTK's Porter and Snowball's Porter2 disagree, words from the rouge cases, other shapes:
+    # capitals (lowercased first), digits (consonants), letters outside ASCII (consonants).
+    "other": "meetingly Running SKIES NEWS Generously 1990s 2nd covid19 mp3s 2024 "
+             "café naïve résumés",
+}
+PORTER_WORDS = [w for group in PORTER_WORDS_BY_GROUP.values() for w in group.split()]
 
 BLEU_SMOOTHINGS = [
     ("exp", None),
@@ -174,6 +239,13 @@ def main() -> None:
             "chrf_eps_smoothing": CHRF(eps_smoothing=True).corpus_score(hyps, streams).score,
         })
 
+    assert len(set(PORTER_WORDS)) == len(PORTER_WORDS), "duplicate Porter words"
+    stemmer = porter.PorterStemmer()  # NLTK_EXTENSIONS mode, as rouge_score.tokenizers builds it
+    porter_golden = {
+        "stems": [[w, stemmer.stem(w)] for w in PORTER_WORDS],
+        "rouge_tokens_stem": rouge_tok[True].tokenize(" ".join(PORTER_WORDS)),
+    }
+
     version = importlib.metadata.version
     golden = {
         "manifest": {
@@ -195,15 +267,18 @@ def main() -> None:
                 "sentence_chrf_pp": "sacrebleu CHRF(word_order=2).sentence_score(hypothesis, references)",
                 "corpus_bleu": "BLEU(smooth_method=M, smooth_value=V).corpus_score(hypotheses, reference streams padded with None); bleu_lowercase: BLEU(lowercase=True); bleu_effective_order: BLEU(effective_order=True)",
                 "corpus_chrf": "CHRF(...).corpus_score(hypotheses, streams); chrf_pp word_order=2; chrf_lowercase lowercase=True; chrf_whitespace whitespace=True; chrf_eps_smoothing eps_smoothing=True",
+                "porter_stems": "[word, nltk.stem.porter.PorterStemmer().stem(word)] (default NLTK_EXTENSIONS mode, to_lowercase=True)",
+                "porter_rouge_tokens_stem": "rouge_score.tokenizers.DefaultTokenizer(use_stemmer=True).tokenize(' '.join(words))",
                 "scale": "BLEU, its precisions and chrF are 0-100 (sacrebleu); ROUGE is 0-1 (rouge-score)",
             },
         },
         "cases": cases,
         "corpora": corpora,
+        "porter": porter_golden,
     }
     OUT.parent.mkdir(parents=True, exist_ok=True)
     OUT.write_text(json.dumps(golden, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
-    print(f"wrote {OUT.relative_to(ROOT)}: {len(cases)} cases, {len(corpora)} corpora")
+    print(f"wrote {OUT.relative_to(ROOT)}: {len(cases)} cases, {len(corpora)} corpora, {len(PORTER_WORDS)} Porter words")
 
 
 if __name__ == "__main__":

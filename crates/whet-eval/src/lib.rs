@@ -8,6 +8,7 @@ pub mod bootstrap;
 pub mod chrf;
 pub mod error;
 pub mod paired_test;
+pub mod porter;
 mod python_whitespace;
 pub mod rouge;
 pub mod score;

@@ -1,7 +1,8 @@
 //! ROUGE, BLEU and chrF against their reference implementations (rouge-score 0.1.2 with NLTK's
 //! Porter stemmer, sacrebleu 2.6.0) on the goldens made by `reference/make_metric_goldens.py`
 //! (`tests/golden/metrics/metrics.json`): every value within 1e-6 (ROUGE on 0-1, BLEU and chrF on
-//! sacrebleu's 0-100 scale), tokens exactly. Each test prints the largest difference it saw.
+//! sacrebleu's 0-100 scale), tokens and NLTK Porter stems exactly. Each value test prints the
+//! largest difference it saw.
 //! The differences it prints (a few ulps) come from serde_json's default float parser, which is
 //! not correctly rounded; the values themselves were bit-identical when compared in Python.
 
@@ -9,8 +10,8 @@ use std::path::Path;
 
 use serde_json::Value;
 use whet_eval::{
-    corpus_bleu, corpus_chrf, sentence_bleu, sentence_chrf, tokenize_13a, BleuOptions, BleuScore, ChrfOptions, Rouge,
-    RougeScore, Smoothing,
+    corpus_bleu, corpus_chrf, porter, sentence_bleu, sentence_chrf, tokenize_13a, BleuOptions, BleuScore, ChrfOptions,
+    Rouge, RougeScore, Smoothing,
 };
 
 const TOLERANCE: f64 = 1e-6;
@@ -105,6 +106,30 @@ fn rouge_tokens_match_rouge_score_tokenizer_and_nltk_porter() {
             assert_eq!(rouge.tokenize(text(&case["hypothesis"])), want, "{} {mode}", text(&case["id"]));
         }
     }
+}
+
+#[test]
+fn porter_stems_match_nltk_porter_stemmer_on_every_golden_word() {
+    let g = golden();
+    let pairs = g["porter"]["stems"].as_array().expect("porter stems");
+    assert!(pairs.len() >= 300, "{} Porter words", pairs.len());
+    let wrong: Vec<String> = pairs
+        .iter()
+        .map(|pair| (text(&pair[0]), text(&pair[1])))
+        .filter(|(word, want)| porter::stem(word) != *want)
+        .map(|(word, want)| format!("{word}: whet {:?}, nltk {want:?}", porter::stem(word)))
+        .collect();
+    assert!(wrong.is_empty(), "{} of {} words stem differently:\n{}", wrong.len(), pairs.len(), wrong.join("\n"));
+}
+
+#[test]
+fn rouge_stemmed_tokens_of_the_porter_words_match_rouge_score() {
+    // All the words in one text: rouge-score's tokenizer splits at non-[a-z0-9] characters and
+    // stems only tokens longer than three characters.
+    let g = golden();
+    let words: Vec<&str> = g["porter"]["stems"].as_array().expect("porter stems").iter().map(|p| text(&p[0])).collect();
+    let rouge = Rouge::new(true).expect("scorer");
+    assert_eq!(rouge.tokenize(&words.join(" ")), strings(&g["porter"]["rouge_tokens_stem"]));
 }
 
 #[test]
