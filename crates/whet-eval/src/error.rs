@@ -8,8 +8,6 @@ pub enum Error {
     Data(#[from] whet_data::Error),
     #[error(transparent)]
     Candle(#[from] candle_core::Error),
-    #[error("ROUGE: {0}")]
-    Rouge(#[from] rougers::Error),
     #[error("{metric}: {predictions} predictions but {references} reference sets; give one set of references per prediction")]
     LengthMismatch { metric: &'static str, predictions: usize, references: usize },
     #[error("{metric}: prediction {index} has no reference; give at least one (an empty string counts as one)")]

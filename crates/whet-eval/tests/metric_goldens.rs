@@ -119,7 +119,8 @@ fn porter_stems_match_nltk_porter_stemmer_on_every_golden_word() {
         .filter(|(word, want)| porter::stem(word) != *want)
         .map(|(word, want)| format!("{word}: whet {:?}, nltk {want:?}", porter::stem(word)))
         .collect();
-    assert!(wrong.is_empty(), "{} of {} words stem differently:\n{}", wrong.len(), pairs.len(), wrong.join("\n"));
+    let (n_wrong, n) = (wrong.len(), pairs.len());
+    assert!(wrong.is_empty(), "{n_wrong} of {n} words stem differently:\n{}", wrong.join("\n"));
 }
 
 #[test]
@@ -127,7 +128,8 @@ fn rouge_stemmed_tokens_of_the_porter_words_match_rouge_score() {
     // All the words in one text: rouge-score's tokenizer splits at non-[a-z0-9] characters and
     // stems only tokens longer than three characters.
     let g = golden();
-    let words: Vec<&str> = g["porter"]["stems"].as_array().expect("porter stems").iter().map(|p| text(&p[0])).collect();
+    let pairs = g["porter"]["stems"].as_array().expect("porter stems");
+    let words: Vec<&str> = pairs.iter().map(|pair| text(&pair[0])).collect();
     let rouge = Rouge::new(true).expect("scorer");
     assert_eq!(rouge.tokenize(&words.join(" ")), strings(&g["porter"]["rouge_tokens_stem"]));
 }
