@@ -228,8 +228,10 @@ fn plan(state: &AppState, endpoint: Endpoint, r: &CompletionRequest) -> Result<P
     let sampling = state.models.defaults.sampling_with(seed, &choices);
     if let Err(e) = sampling.validate() {
         // The message starts with the setting's name (`top_p must be in (0, 1]`).
-        let message = e.to_string();
-        let message = message.trim_start_matches("generation: ").to_string();
+        let message = match e {
+            whet_models::Error::Generation(m) => m,
+            other => other.to_string(),
+        };
         let param = message.split_whitespace().next().unwrap_or("temperature").to_string();
         return Err(ApiError::invalid(&param, message));
     }

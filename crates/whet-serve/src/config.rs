@@ -90,7 +90,7 @@ impl ServeConfig {
     /// [`ServeConfig::load`] for a config held in memory: `path` names it in errors and relative
     /// paths are relative to `base`.
     pub fn parse(text: &str, path: &Path, base: &Path) -> Result<Self> {
-        let mut config: ServeConfig = toml::from_str(text).map_err(|e| toml_error(&e, text, path))?;
+        let mut config: ServeConfig = toml::from_str(text).map_err(|e| Error::ConfigSyntax(Box::new(toml_error(&e, text, path))))?;
         config.validate().map_err(|(key, message)| Error::Config {
             path: path.to_path_buf(),
             key,
@@ -147,7 +147,7 @@ impl ServeConfig {
             if *name == base {
                 return bad(
                     &format!("adapters.{name}"),
-                    format!("is also the base model's name; set `model_name` or rename the adapter"),
+                    "is also the base model's name; set `model_name` or rename the adapter".into(),
                 );
             }
         }

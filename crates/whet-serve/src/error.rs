@@ -16,20 +16,20 @@ pub enum Error {
     Config { path: PathBuf, key: String, message: String },
     /// A config file that TOML or serde refused (the message names line and key).
     #[error(transparent)]
-    ConfigSyntax(#[from] whet_data::Error),
+    ConfigSyntax(Box<whet_data::Error>),
     #[error("loading the model: {0}")]
-    Model(#[from] whet_models::Error),
+    Model(#[source] Box<whet_models::Error>),
     #[error("adapter `{name}`: {source}")]
     Adapter {
         name: String,
         #[source]
-        source: whet_adapter::Error,
+        source: Box<whet_adapter::Error>,
     },
     #[error("{what}: {source}")]
     Tokenizer {
         what: String,
         #[source]
-        source: whet_data::Error,
+        source: Box<whet_data::Error>,
     },
     #[error("cannot listen on {addr}: {source}")]
     Bind {
@@ -44,3 +44,9 @@ pub enum Error {
 }
 
 pub type Result<T> = std::result::Result<T, Error>;
+
+impl From<whet_models::Error> for Error {
+    fn from(e: whet_models::Error) -> Self {
+        Error::Model(Box::new(e))
+    }
+}

@@ -5,8 +5,9 @@
 
 use std::path::Path;
 
-use whet_adapter::LoraConfig;
 use whet_models::{CausalLm, Lora};
+
+use crate::error::{Error, Result};
 
 /// Per projection of the model, in [`CausalLm::projections`] order: the adapter's update, if it
 /// targets that projection.
@@ -16,15 +17,18 @@ pub struct LoraSet {
 }
 
 impl LoraSet {
-    /// Reads the PEFT adapter in `dir`, checked against `base` (a model without adapters) as
-    /// `whet_adapter::load_adapter` checks it.
-    pub fn load(base: &CausalLm, dir: &Path) -> whet_adapter::Result<(Self, LoraConfig)> {
+    /// Reads the PEFT adapter `name` in `dir`, checked against `base` (a model without
+    /// adapters) as `whet_adapter::load_adapter` checks it.
+    pub fn load(base: &CausalLm, name: &str, dir: &Path) -> Result<Self> {
         // A clone shares the base's tensors; the adapter attaches to the clone's projections
         // and is taken off them again.
         let mut model = base.clone();
-        let config = whet_adapter::load_adapter(&mut model, dir)?;
+        whet_adapter::load_adapter(&mut model, dir).map_err(|e| Error::Adapter {
+            name: name.to_string(),
+            source: Box::new(e),
+        })?;
         let loras = model.projections_mut().into_iter().map(|(_, p)| p.lora.take()).collect();
-        Ok((Self { loras }, config))
+        Ok(Self { loras })
     }
 
     /// Sets every projection's adapter to this set's (`None`: the base model).
@@ -39,7 +43,7 @@ impl LoraSet {
 mod tests {
     use super::*;
     use candle_core::{Device, Tensor};
-    use whet_adapter::TargetModules;
+    use whet_adapter::{LoraConfig, TargetModules};
 
     fn base_model() -> CausalLm {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../assets/base-model");
@@ -74,7 +78,7 @@ mod tests {
             m.forward_last(&ids, &mut m.new_cache()).unwrap().flatten_all().unwrap().to_vec1().unwrap()
         };
         let base = logits(&model);
-        let (set, _) = LoraSet::load(&model, dir.path()).unwrap();
+        let set = LoraSet::load(&model, "test", dir.path()).unwrap();
         LoraSet::install(&mut model, Some(&set));
         let with_set = logits(&model);
         assert_eq!(with_set, logits(&loaded), "installed set must equal load_adapter");

@@ -51,7 +51,7 @@ impl ServedModels {
         let tokenizer_for = |name: &str, adapter: Option<&std::path::Path>| {
             ModelTokenizer::load_for(&config.model, adapter).map_err(|source| Error::Tokenizer {
                 what: format!("the tokenizer of `{name}`"),
-                source,
+                source: Box::new(source),
             })
         };
         let base_name = config.base_model_name();
@@ -65,10 +65,7 @@ impl ServedModels {
         }];
         let mut adapters = Vec::new();
         for (name, dir) in &config.adapters {
-            let (set, _) = LoraSet::load(&model, dir).map_err(|source| Error::Adapter {
-                name: name.clone(),
-                source,
-            })?;
+            let set = LoraSet::load(&model, name, dir)?;
             let tok = tokenizer_for(name, Some(dir))?;
             models.push(ServedModel {
                 name: name.clone(),
