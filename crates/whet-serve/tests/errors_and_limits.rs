@@ -145,3 +145,28 @@ fn a_streaming_client_that_disconnects_frees_its_slot() {
     // With the only slot free again, a new request is served.
     still_serves(&server);
 }
+
+#[test]
+fn a_request_over_the_timeout_gets_504_and_its_sequence_is_dropped() {
+    let server = start("request_timeout_secs = 0.2");
+    // About a thousand tokens: seconds on the bundled model, far over the timeout.
+    let long = json!({"model": "base", "prompt": "The Corvid WX-4", "ignore_eos": true});
+    let e = error_of(&server.post_json("/v1/completions", &long), 504);
+    assert_eq!(e["code"], "timeout");
+
+    let mut streamed = long.clone();
+    streamed["stream"] = json!(true);
+    let reply = server.post_json("/v1/completions", &streamed);
+    assert_eq!(reply.status, 200, "a stream has started before it times out");
+    let data = reply.sse_data();
+    assert_eq!(data.last().map(String::as_str), Some("[DONE]"));
+    let error: Value = serde_json::from_str(&data[data.len() - 2]).unwrap();
+    assert_eq!(error["error"]["code"], "timeout", "{error}");
+
+    let start = Instant::now();
+    while server.ready()["active"] != 0 {
+        assert!(start.elapsed() < Duration::from_secs(30), "timed-out sequences keep running");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(server.ready()["cancelled"].as_u64().unwrap() >= 2);
+}
