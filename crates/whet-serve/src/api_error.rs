@@ -23,7 +23,12 @@ pub struct ApiError {
 }
 
 impl ApiError {
-    fn new(status: StatusCode, kind: &'static str, code: &'static str, message: impl Into<String>) -> Self {
+    fn new(
+        status: StatusCode,
+        kind: &'static str,
+        code: &'static str,
+        message: impl Into<String>,
+    ) -> Self {
         Self {
             status,
             message: message.into(),
@@ -40,29 +45,56 @@ impl ApiError {
 
     /// 400: a value the server cannot use (`param` names it).
     pub fn invalid(param: &str, message: impl Into<String>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, "invalid_request_error", "invalid_value", message).with_param(param)
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_request_error",
+            "invalid_value",
+            message,
+        )
+        .with_param(param)
     }
 
     /// 400: the body is not JSON.
     pub fn invalid_json(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, "invalid_request_error", "invalid_json", message)
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_request_error",
+            "invalid_json",
+            message,
+        )
     }
 
     /// 400: a field has the wrong type or a required one is missing.
     pub fn invalid_type(param: Option<String>, message: impl Into<String>) -> Self {
-        let mut e = Self::new(StatusCode::BAD_REQUEST, "invalid_request_error", "invalid_type", message);
+        let mut e = Self::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_request_error",
+            "invalid_type",
+            message,
+        );
         e.param = param;
         e
     }
 
     /// 400: prompt plus `max_tokens` exceed the model's context (OpenAI's code for it).
     pub fn context_length(param: &str, message: impl Into<String>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, "invalid_request_error", "context_length_exceeded", message).with_param(param)
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_request_error",
+            "context_length_exceeded",
+            message,
+        )
+        .with_param(param)
     }
 
     /// 401: no key or an unknown one.
     pub fn unauthorized(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::UNAUTHORIZED, "authentication_error", "invalid_api_key", message)
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "authentication_error",
+            "invalid_api_key",
+            message,
+        )
     }
 
     /// 404: the requested model is not served here.
@@ -138,7 +170,12 @@ impl ApiError {
 
     /// 500: generation failed.
     pub fn internal(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "server_error", "generation_failed", message)
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "server_error",
+            "generation_failed",
+            message,
+        )
     }
 
     /// The JSON body.

@@ -207,7 +207,9 @@ mod tests {
 
     #[test]
     fn both_stop_and_prompt_spellings_parse() {
-        let r = parse_request(br#"{"model": "m", "prompt": ["a", "b"], "stop": "x", "logprobs": 2}"#).unwrap();
+        let r =
+            parse_request(br#"{"model": "m", "prompt": ["a", "b"], "stop": "x", "logprobs": 2}"#)
+                .unwrap();
         assert!(matches!(r.prompt, Some(Prompt::Texts(ref v)) if v.len() == 2));
         assert_eq!(r.stop.unwrap().strings(), vec!["x".to_string()]);
         assert!(matches!(r.logprobs, Some(Logprobs::Count(2))));

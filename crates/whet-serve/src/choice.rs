@@ -83,12 +83,17 @@ impl Choice {
                 self.finish = Some("stop");
                 Ok(Update::Finished(fresh))
             }
-            EventKind::Done { finish, completion_tokens } => {
+            EventKind::Done {
+                finish,
+                completion_tokens,
+            } => {
                 let text = decode(&self.tokens)?;
                 self.text = self.stream.finish(&text);
                 self.completion_tokens = completion_tokens;
                 self.finish = Some(finish.as_str());
-                Ok(Update::Finished(self.stream.unprinted(&self.text).to_string()))
+                Ok(Update::Finished(
+                    self.stream.unprinted(&self.text).to_string(),
+                ))
             }
             EventKind::Failed { message } => Err(ApiError::internal(message)),
         }

@@ -68,15 +68,29 @@ struct Plan {
     include_usage: bool,
 }
 
-pub async fn chat_completions(State(state): State<Arc<AppState>>, body: Result<Bytes, BytesRejection>) -> Response {
-    answer(&state, Endpoint::Chat, body).await.unwrap_or_else(IntoResponse::into_response)
+pub async fn chat_completions(
+    State(state): State<Arc<AppState>>,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    answer(&state, Endpoint::Chat, body)
+        .await
+        .unwrap_or_else(IntoResponse::into_response)
 }
 
-pub async fn completions(State(state): State<Arc<AppState>>, body: Result<Bytes, BytesRejection>) -> Response {
-    answer(&state, Endpoint::Completion, body).await.unwrap_or_else(IntoResponse::into_response)
+pub async fn completions(
+    State(state): State<Arc<AppState>>,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    answer(&state, Endpoint::Completion, body)
+        .await
+        .unwrap_or_else(IntoResponse::into_response)
 }
 
-async fn answer(state: &AppState, endpoint: Endpoint, body: Result<Bytes, BytesRejection>) -> Result<Response, ApiError> {
+async fn answer(
+    state: &AppState,
+    endpoint: Endpoint,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
     let body = body.map_err(|e| {
         if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
             ApiError::too_large(state.limits.max_request_bytes)
@@ -90,7 +104,13 @@ async fn answer(state: &AppState, endpoint: Endpoint, body: Result<Bytes, BytesR
     let (events, choices) = submit(state, &plan)?;
     let (id, model) = (plan.id.clone(), plan.model.clone());
     let mut response = if plan.stream {
-        stream(plan, events, choices, deadline, state.limits.request_timeout.as_secs_f64())
+        stream(
+            plan,
+            events,
+            choices,
+            deadline,
+            state.limits.request_timeout.as_secs_f64(),
+        )
     } else {
         let timeout = state.limits.request_timeout.as_secs_f64();
         collect(plan, events, choices, deadline, timeout).await?
@@ -115,45 +135,74 @@ fn plan(state: &AppState, endpoint: Endpoint, r: &CompletionRequest) -> Result<P
     let (prompt_param, prompts) = match endpoint {
         Endpoint::Chat => {
             if r.prompt.is_some() {
-                return Err(ApiError::invalid("prompt", "/v1/chat/completions takes `messages`; `prompt` belongs to /v1/completions"));
+                return Err(ApiError::invalid(
+                    "prompt",
+                    "/v1/chat/completions takes `messages`; `prompt` belongs to /v1/completions",
+                ));
             }
-            let messages = r
-                .messages
-                .as_ref()
-                .ok_or_else(|| ApiError::invalid_type(Some("messages".into()), "`messages` is required"))?;
+            let messages = r.messages.as_ref().ok_or_else(|| {
+                ApiError::invalid_type(Some("messages".into()), "`messages` is required")
+            })?;
             if messages.is_empty() {
-                return Err(ApiError::invalid("messages", "`messages` must hold at least one message"));
+                return Err(ApiError::invalid(
+                    "messages",
+                    "`messages` must hold at least one message",
+                ));
             }
             let values = messages
                 .iter()
                 .enumerate()
                 .map(|(i, m)| m.to_template_value(i))
                 .collect::<Result<Vec<_>, _>>()?;
-            let text = tok
-                .render_chat(&values, true)
-                .map_err(|e| ApiError::invalid("messages", format!("The chat template refused the messages: {e}")))?;
-            ("messages", vec![tok.encode(&text, false).map_err(internal)?])
+            let text = tok.render_chat(&values, true).map_err(|e| {
+                ApiError::invalid(
+                    "messages",
+                    format!("The chat template refused the messages: {e}"),
+                )
+            })?;
+            (
+                "messages",
+                vec![tok.encode(&text, false).map_err(internal)?],
+            )
         }
         Endpoint::Completion => {
             if r.messages.is_some() {
-                return Err(ApiError::invalid("messages", "/v1/completions takes `prompt`; `messages` belongs to /v1/chat/completions"));
+                return Err(ApiError::invalid(
+                    "messages",
+                    "/v1/completions takes `prompt`; `messages` belongs to /v1/chat/completions",
+                ));
             }
             let prompts = match &r.prompt {
-                None => return Err(ApiError::invalid_type(Some("prompt".into()), "`prompt` is required")),
+                None => {
+                    return Err(ApiError::invalid_type(
+                        Some("prompt".into()),
+                        "`prompt` is required",
+                    ))
+                }
                 Some(Prompt::Text(t)) => vec![tok.encode(t, true).map_err(internal)?],
-                Some(Prompt::Texts(ts)) => ts.iter().map(|t| tok.encode(t, true)).collect::<Result<_, _>>().map_err(internal)?,
+                Some(Prompt::Texts(ts)) => ts
+                    .iter()
+                    .map(|t| tok.encode(t, true))
+                    .collect::<Result<_, _>>()
+                    .map_err(internal)?,
                 Some(Prompt::Tokens(ids)) => vec![ids.clone()],
                 Some(Prompt::TokenLists(lists)) => lists.clone(),
             };
             let vocab = state.models.vocab_size;
             if let Some(bad) = prompts.iter().flatten().find(|&&id| id as usize >= vocab) {
-                return Err(ApiError::invalid("prompt", format!("token id {bad} is outside the vocabulary of {vocab}")));
+                return Err(ApiError::invalid(
+                    "prompt",
+                    format!("token id {bad} is outside the vocabulary of {vocab}"),
+                ));
             }
             ("prompt", prompts)
         }
     };
     if prompts.is_empty() || prompts.iter().any(Vec::is_empty) {
-        return Err(ApiError::invalid(prompt_param, "The prompt is empty (no tokens)"));
+        return Err(ApiError::invalid(
+            prompt_param,
+            "The prompt is empty (no tokens)",
+        ));
     }
 
     let context = state.models.context_length;
@@ -164,7 +213,11 @@ fn plan(state: &AppState, endpoint: Endpoint, r: &CompletionRequest) -> Result<P
             format!("This model's maximum context length is {context} tokens, but the prompt has {longest} tokens; shorten it"),
         ));
     }
-    let max_tokens_param = if r.max_completion_tokens.is_some() { "max_completion_tokens" } else { "max_tokens" };
+    let max_tokens_param = if r.max_completion_tokens.is_some() {
+        "max_completion_tokens"
+    } else {
+        "max_tokens"
+    };
     let max_new_tokens = match r.max_completion_tokens.or(r.max_tokens) {
         Some(0) => return Err(ApiError::invalid(max_tokens_param, format!("`{max_tokens_param}` must be at least 1"))),
         Some(m) if longest + m > context => {
@@ -194,27 +247,46 @@ fn plan(state: &AppState, endpoint: Endpoint, r: &CompletionRequest) -> Result<P
     }
     let stops = r.stop.as_ref().map(|s| s.strings()).unwrap_or_default();
     if stops.len() > MAX_STOPS {
-        return Err(ApiError::invalid("stop", format!("at most {MAX_STOPS} stop strings, got {}", stops.len())));
+        return Err(ApiError::invalid(
+            "stop",
+            format!("at most {MAX_STOPS} stop strings, got {}", stops.len()),
+        ));
     }
     let top_logprobs = match (endpoint, &r.logprobs) {
         (_, None) | (Endpoint::Chat, Some(Logprobs::Flag(false))) => {
             if r.top_logprobs.is_some() {
-                return Err(ApiError::invalid("top_logprobs", "`top_logprobs` needs `logprobs: true`"));
+                return Err(ApiError::invalid(
+                    "top_logprobs",
+                    "`top_logprobs` needs `logprobs: true`",
+                ));
             }
             None
         }
         (Endpoint::Chat, Some(Logprobs::Flag(true))) => Some(r.top_logprobs.unwrap_or(0)),
         (Endpoint::Chat, Some(Logprobs::Count(_))) => {
-            return Err(ApiError::invalid("logprobs", "chat `logprobs` is true or false; `top_logprobs` sets the count"))
+            return Err(ApiError::invalid(
+                "logprobs",
+                "chat `logprobs` is true or false; `top_logprobs` sets the count",
+            ))
         }
         (Endpoint::Completion, Some(Logprobs::Count(k))) => Some(*k),
         (Endpoint::Completion, Some(Logprobs::Flag(_))) => {
-            return Err(ApiError::invalid("logprobs", "completions `logprobs` is the number of alternatives per token (0 to 20)"))
+            return Err(ApiError::invalid(
+                "logprobs",
+                "completions `logprobs` is the number of alternatives per token (0 to 20)",
+            ))
         }
     };
     if let Some(k) = top_logprobs.filter(|&k| k > MAX_TOP_LOGPROBS) {
-        let param = if endpoint == Endpoint::Chat { "top_logprobs" } else { "logprobs" };
-        return Err(ApiError::invalid(param, format!("at most {MAX_TOP_LOGPROBS} alternatives per token, got {k}")));
+        let param = if endpoint == Endpoint::Chat {
+            "top_logprobs"
+        } else {
+            "logprobs"
+        };
+        return Err(ApiError::invalid(
+            param,
+            format!("at most {MAX_TOP_LOGPROBS} alternatives per token, got {k}"),
+        ));
     }
 
     let seed = r.seed.unwrap_or_else(rand::random);
@@ -232,14 +304,26 @@ fn plan(state: &AppState, endpoint: Endpoint, r: &CompletionRequest) -> Result<P
             whet_models::Error::Generation(m) => m,
             other => other.to_string(),
         };
-        let param = message.split_whitespace().next().unwrap_or("temperature").to_string();
+        let param = message
+            .split_whitespace()
+            .next()
+            .unwrap_or("temperature")
+            .to_string();
         return Err(ApiError::invalid(&param, message));
     }
-    let eos_token_ids = if r.ignore_eos == Some(true) { Vec::new() } else { served.eos_token_ids.clone() };
+    let eos_token_ids = if r.ignore_eos == Some(true) {
+        Vec::new()
+    } else {
+        served.eos_token_ids.clone()
+    };
     let created = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
-    let prefix = if endpoint == Endpoint::Chat { "chatcmpl" } else { "cmpl" };
+    let prefix = if endpoint == Endpoint::Chat {
+        "chatcmpl"
+    } else {
+        "cmpl"
+    };
     Ok(Plan {
         endpoint,
         id: format!("{prefix}-{:032x}", rand::random::<u128>()),
@@ -262,7 +346,10 @@ fn plan(state: &AppState, endpoint: Endpoint, r: &CompletionRequest) -> Result<P
 }
 
 /// Queues one job per choice; they share one event channel.
-fn submit(state: &AppState, plan: &Plan) -> Result<(UnboundedReceiver<Event>, Vec<Choice>), ApiError> {
+fn submit(
+    state: &AppState,
+    plan: &Plan,
+) -> Result<(UnboundedReceiver<Event>, Vec<Choice>), ApiError> {
     let (tx, rx) = unbounded_channel();
     let mut choices = Vec::new();
     for (p, prompt) in plan.prompts.iter().enumerate() {
@@ -292,7 +379,11 @@ fn submit(state: &AppState, plan: &Plan) -> Result<(UnboundedReceiver<Event>, Ve
 }
 
 /// The next engine event, or the error that ends the request.
-async fn next_event(events: &mut UnboundedReceiver<Event>, deadline: Instant, timeout: f64) -> Result<Event, ApiError> {
+async fn next_event(
+    events: &mut UnboundedReceiver<Event>,
+    deadline: Instant,
+    timeout: f64,
+) -> Result<Event, ApiError> {
     match tokio::time::timeout_at(deadline, events.recv()).await {
         Err(_) => Err(ApiError::timeout(timeout)),
         Ok(None) => Err(ApiError::unavailable()),
@@ -321,7 +412,9 @@ async fn collect(
     let mut open = choices.len();
     while open > 0 {
         let event = next_event(&mut events, deadline, timeout).await?;
-        let Some(choice) = choices.get_mut(event.index) else { continue };
+        let Some(choice) = choices.get_mut(event.index) else {
+            continue;
+        };
         if let Update::Finished(_) = choice.apply(event.kind, &plan.tokenizer)? {
             open -= 1;
         }
@@ -335,7 +428,11 @@ async fn collect(
                 .iter_mut()
                 .enumerate()
                 .map(|(i, c)| {
-                    let logprobs = if want_logprobs { c.chat_logprobs(tok, false) } else { Value::Null };
+                    let logprobs = if want_logprobs {
+                        c.chat_logprobs(tok, false)
+                    } else {
+                        Value::Null
+                    };
                     json!({
                         "index": i,
                         "message": {"role": "assistant", "content": c.text},
@@ -366,14 +463,22 @@ async fn collect(
 /// Answers with server-sent events fed by a task that follows the engine's events. When the
 /// client goes away the response stream is dropped, the task's sends fail, it returns and drops
 /// the event receiver, and the engine cancels the jobs.
-fn stream(plan: Plan, events: UnboundedReceiver<Event>, choices: Vec<Choice>, deadline: Instant, timeout: f64) -> Response {
+fn stream(
+    plan: Plan,
+    events: UnboundedReceiver<Event>,
+    choices: Vec<Choice>,
+    deadline: Instant,
+    timeout: f64,
+) -> Response {
     let (tx, rx) = tokio::sync::mpsc::channel::<SseEvent>(64);
     tokio::spawn(async move {
         let mut writer = ChunkWriter { plan, tx };
         writer.run(events, choices, deadline, timeout).await;
     });
     let body = futures_util::stream::unfold(rx, |mut rx| async move {
-        rx.recv().await.map(|event| (Ok::<_, Infallible>(event), rx))
+        rx.recv()
+            .await
+            .map(|event| (Ok::<_, Infallible>(event), rx))
     });
     Sse::new(body).into_response()
 }
@@ -387,8 +492,17 @@ struct ChunkWriter {
 struct Closed;
 
 impl ChunkWriter {
-    async fn run(&mut self, mut events: UnboundedReceiver<Event>, mut choices: Vec<Choice>, deadline: Instant, timeout: f64) {
-        if let Err(e) = self.follow(&mut events, &mut choices, deadline, timeout).await {
+    async fn run(
+        &mut self,
+        mut events: UnboundedReceiver<Event>,
+        mut choices: Vec<Choice>,
+        deadline: Instant,
+        timeout: f64,
+    ) {
+        if let Err(e) = self
+            .follow(&mut events, &mut choices, deadline, timeout)
+            .await
+        {
             if let Some(error) = e {
                 let _ = self.send(error.body()).await;
             }
@@ -425,8 +539,13 @@ impl ChunkWriter {
         while open > 0 {
             let event = next_event(events, deadline, timeout).await.map_err(Some)?;
             let index = event.index;
-            let Some(choice) = choices.get_mut(index) else { continue };
-            let (text, finish) = match choice.apply(event.kind, &self.plan.tokenizer).map_err(Some)? {
+            let Some(choice) = choices.get_mut(index) else {
+                continue;
+            };
+            let (text, finish) = match choice
+                .apply(event.kind, &self.plan.tokenizer)
+                .map_err(Some)?
+            {
                 Update::Ignored => continue,
                 Update::Text(text) => (text, None),
                 Update::Finished(text) => {
@@ -436,23 +555,43 @@ impl ChunkWriter {
             };
             if !text.is_empty() || finish.is_some() {
                 let choice_json = self.choice_chunk(index, choice, text, finish);
-                self.send(self.chunk(vec![choice_json])).await.map_err(gone)?;
+                self.send(self.chunk(vec![choice_json]))
+                    .await
+                    .map_err(gone)?;
             }
         }
         Ok(())
     }
 
-    fn choice_chunk(&self, index: usize, choice: &mut Choice, text: String, finish: Option<&str>) -> Value {
+    fn choice_chunk(
+        &self,
+        index: usize,
+        choice: &mut Choice,
+        text: String,
+        finish: Option<&str>,
+    ) -> Value {
         let want = self.plan.top_logprobs.is_some();
         let tok = &self.plan.tokenizer;
         match self.plan.endpoint {
             Endpoint::Chat => {
-                let logprobs = if want { choice.chat_logprobs(tok, true) } else { Value::Null };
-                let delta = if text.is_empty() { json!({}) } else { json!({"content": text}) };
+                let logprobs = if want {
+                    choice.chat_logprobs(tok, true)
+                } else {
+                    Value::Null
+                };
+                let delta = if text.is_empty() {
+                    json!({})
+                } else {
+                    json!({"content": text})
+                };
                 json!({"index": index, "delta": delta, "logprobs": logprobs, "finish_reason": finish})
             }
             Endpoint::Completion => {
-                let logprobs = if want { choice.completion_logprobs(tok, true) } else { Value::Null };
+                let logprobs = if want {
+                    choice.completion_logprobs(tok, true)
+                } else {
+                    Value::Null
+                };
                 json!({"index": index, "text": text, "logprobs": logprobs, "finish_reason": finish})
             }
         }
@@ -467,6 +606,9 @@ impl ChunkWriter {
     }
 
     async fn send(&self, json: Value) -> Result<(), Closed> {
-        self.tx.send(SseEvent::default().data(json.to_string())).await.map_err(|_| Closed)
+        self.tx
+            .send(SseEvent::default().data(json.to_string()))
+            .await
+            .map_err(|_| Closed)
     }
 }

@@ -90,7 +90,8 @@ impl ServeConfig {
     /// [`ServeConfig::load`] for a config held in memory: `path` names it in errors and relative
     /// paths are relative to `base`.
     pub fn parse(text: &str, path: &Path, base: &Path) -> Result<Self> {
-        let mut config: ServeConfig = toml::from_str(text).map_err(|e| Error::ConfigSyntax(Box::new(toml_error(&e, text, path))))?;
+        let mut config: ServeConfig = toml::from_str(text)
+            .map_err(|e| Error::ConfigSyntax(Box::new(toml_error(&e, text, path))))?;
         config.validate().map_err(|(key, message)| Error::Config {
             path: path.to_path_buf(),
             key,
@@ -131,10 +132,16 @@ impl ServeConfig {
             return bad("max_batch", "must be at least 1".into());
         }
         if self.max_request_bytes < 1024 {
-            return bad("max_request_bytes", format!("must be at least 1024, got {}", self.max_request_bytes));
+            return bad(
+                "max_request_bytes",
+                format!("must be at least 1024, got {}", self.max_request_bytes),
+            );
         }
         if !(self.request_timeout_secs > 0.0 && self.request_timeout_secs.is_finite()) {
-            return bad("request_timeout_secs", format!("must be > 0, got {}", self.request_timeout_secs));
+            return bad(
+                "request_timeout_secs",
+                format!("must be > 0, got {}", self.request_timeout_secs),
+            );
         }
         let base = self.base_model_name();
         if base.is_empty() {
@@ -142,7 +149,10 @@ impl ServeConfig {
         }
         for name in self.adapters.keys() {
             if name.is_empty() || name.chars().any(|c| c.is_whitespace() || c.is_control()) {
-                return bad(&format!("adapters.{name}"), "adapter names must be non-empty without spaces".into());
+                return bad(
+                    &format!("adapters.{name}"),
+                    "adapter names must be non-empty without spaces".into(),
+                );
             }
             if *name == base {
                 return bad(
@@ -151,7 +161,10 @@ impl ServeConfig {
                 );
             }
         }
-        for (key, keys) in [("api_keys", &self.api_keys), ("admin_keys", &self.admin_keys)] {
+        for (key, keys) in [
+            ("api_keys", &self.api_keys),
+            ("admin_keys", &self.admin_keys),
+        ] {
             if keys.iter().any(|k| k.trim().is_empty()) {
                 return bad(key, "keys must not be empty strings".into());
             }
@@ -170,7 +183,8 @@ mod tests {
 
     #[test]
     fn defaults_fill_everything_but_the_model_and_paths_follow_the_config() {
-        let c = parse("model = \"../assets/base-model\"\n[adapters]\nsft = \"../runs/a\"\n").unwrap();
+        let c =
+            parse("model = \"../assets/base-model\"\n[adapters]\nsft = \"../runs/a\"\n").unwrap();
         assert_eq!(c.model, PathBuf::from("assets/base-model"));
         assert_eq!(c.adapters["sft"], PathBuf::from("runs/a"));
         assert_eq!(c.listen, "127.0.0.1:8000".parse().unwrap());
@@ -181,19 +195,34 @@ mod tests {
 
     #[test]
     fn unknown_key_is_named_with_its_line_and_nearest_key() {
-        let err = parse("model = \"m\"\nmax_batchh = 4\n").unwrap_err().to_string();
-        assert!(err.contains("line 2") && err.contains("max_batchh") && err.contains("did you mean `max_batch`?"), "{err}");
+        let err = parse("model = \"m\"\nmax_batchh = 4\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("line 2")
+                && err.contains("max_batchh")
+                && err.contains("did you mean `max_batch`?"),
+            "{err}"
+        );
     }
 
     #[test]
     fn bad_values_name_their_key() {
-        let err = parse("model = \"m\"\nmax_batch = 0\n").unwrap_err().to_string();
+        let err = parse("model = \"m\"\nmax_batch = 0\n")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("`max_batch`"), "{err}");
-        let err = parse("model = \"m\"\ndtype = \"f8\"\n").unwrap_err().to_string();
+        let err = parse("model = \"m\"\ndtype = \"f8\"\n")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("`dtype`") && err.contains("f8"), "{err}");
-        let err = parse("model = \"m\"\nlisten = \"nowhere\"\n").unwrap_err().to_string();
+        let err = parse("model = \"m\"\nlisten = \"nowhere\"\n")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("listen"), "{err}");
-        let err = parse("model = \"m\"\n[adapters]\nm = \"a\"\n").unwrap_err().to_string();
+        let err = parse("model = \"m\"\n[adapters]\nm = \"a\"\n")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("adapters.m"), "{err}");
     }
 }

@@ -64,10 +64,18 @@ pub struct Event {
 #[derive(Debug, Clone)]
 pub enum EventKind {
     /// A generated token (end-of-sequence tokens are not reported; they end the job).
-    Token { id: u32, logprobs: Option<TokenLogprobs> },
+    Token {
+        id: u32,
+        logprobs: Option<TokenLogprobs>,
+    },
     /// The job ended; `completion_tokens` counts every generated token, end-of-sequence included.
-    Done { finish: FinishReason, completion_tokens: usize },
-    Failed { message: String },
+    Done {
+        finish: FinishReason,
+        completion_tokens: usize,
+    },
+    Failed {
+        message: String,
+    },
 }
 
 /// Natural-log probabilities under the model's distribution (before temperature and filters).
@@ -110,7 +118,12 @@ pub struct EngineHandle {
 
 impl EngineHandle {
     /// Starts the engine thread for `model` (without adapters attached) and `adapters`.
-    pub fn spawn(model: CausalLm, adapters: Vec<LoraSet>, max_batch: usize, max_queue: usize) -> Result<Self> {
+    pub fn spawn(
+        model: CausalLm,
+        adapters: Vec<LoraSet>,
+        max_batch: usize,
+        max_queue: usize,
+    ) -> Result<Self> {
         let (jobs, rx) = sync_channel(max_queue);
         let stats = Arc::new(EngineStats::default());
         stats.running.store(true, Ordering::SeqCst);
@@ -218,7 +231,10 @@ impl Engine {
             running.sort_by_key(|s| s.job.adapter);
             for seq in &mut running {
                 if self.installed != seq.job.adapter {
-                    LoraSet::install(&mut self.model, seq.job.adapter.and_then(|i| self.adapters.get(i)));
+                    LoraSet::install(
+                        &mut self.model,
+                        seq.job.adapter.and_then(|i| self.adapters.get(i)),
+                    );
                     self.installed = seq.job.adapter;
                 }
                 self.step(seq);
@@ -271,7 +287,9 @@ impl Engine {
         let row = match self.next_logits(&seq.pending, &mut seq.cache) {
             Ok(row) => row,
             Err(e) => {
-                send(EventKind::Failed { message: e.to_string() });
+                send(EventKind::Failed {
+                    message: e.to_string(),
+                });
                 seq.done = true;
                 return;
             }
@@ -284,7 +302,10 @@ impl Engine {
             Some(FinishReason::Eos)
         } else {
             let logprobs = seq.job.top_logprobs.map(|k| logprobs(&row, token, k));
-            send(EventKind::Token { id: token, logprobs });
+            send(EventKind::Token {
+                id: token,
+                logprobs,
+            });
             (seq.generated >= seq.job.params.max_new_tokens).then_some(FinishReason::Length)
         };
         match finish {
@@ -303,7 +324,11 @@ impl Engine {
     /// Logits of the next token after `input`, extending `cache`.
     fn next_logits(&self, input: &[u32], cache: &mut KvCache) -> whet_models::Result<Vec<f32>> {
         let input = Tensor::new(input, self.model.device())?.unsqueeze(0)?;
-        Ok(self.model.forward_last(&input, cache)?.squeeze(0)?.to_vec1()?)
+        Ok(self
+            .model
+            .forward_last(&input, cache)?
+            .squeeze(0)?
+            .to_vec1()?)
     }
 }
 
@@ -315,7 +340,9 @@ pub fn logprobs(logits: &[f32], token: u32, k: usize) -> TokenLogprobs {
     let mut order: Vec<usize> = (0..logits.len()).collect();
     let k = k.min(logits.len());
     if k > 0 {
-        order.select_nth_unstable_by(k - 1, |&a, &b| logits[b].total_cmp(&logits[a]).then(a.cmp(&b)));
+        order.select_nth_unstable_by(k - 1, |&a, &b| {
+            logits[b].total_cmp(&logits[a]).then(a.cmp(&b))
+        });
     }
     order.truncate(k);
     order.sort_by(|&a, &b| logits[b].total_cmp(&logits[a]).then(a.cmp(&b)));

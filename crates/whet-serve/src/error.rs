@@ -13,7 +13,11 @@ pub enum Error {
         source: std::io::Error,
     },
     #[error("{path}: `{key}` {message}")]
-    Config { path: PathBuf, key: String, message: String },
+    Config {
+        path: PathBuf,
+        key: String,
+        message: String,
+    },
     /// A config file that TOML or serde refused (the message names line and key).
     #[error(transparent)]
     ConfigSyntax(Box<whet_data::Error>),

@@ -27,7 +27,11 @@ impl LoraSet {
             name: name.to_string(),
             source: Box::new(e),
         })?;
-        let loras = model.projections_mut().into_iter().map(|(_, p)| p.lora.take()).collect();
+        let loras = model
+            .projections_mut()
+            .into_iter()
+            .map(|(_, p)| p.lora.take())
+            .collect();
         Ok(Self { loras })
     }
 
@@ -75,14 +79,29 @@ mod tests {
 
         let ids = Tensor::new(&[[5u32, 9, 17, 3]], &Device::Cpu).unwrap();
         let logits = |m: &CausalLm| -> Vec<f32> {
-            m.forward_last(&ids, &mut m.new_cache()).unwrap().flatten_all().unwrap().to_vec1().unwrap()
+            m.forward_last(&ids, &mut m.new_cache())
+                .unwrap()
+                .flatten_all()
+                .unwrap()
+                .to_vec1()
+                .unwrap()
         };
         let base = logits(&model);
         let set = LoraSet::load(&model, "test", dir.path()).unwrap();
         LoraSet::install(&mut model, Some(&set));
         let with_set = logits(&model);
-        assert_eq!(with_set, logits(&loaded), "installed set must equal load_adapter");
-        assert!(with_set.iter().zip(&base).any(|(a, b)| (a - b).abs() > 1e-4), "the adapter must change the logits");
+        assert_eq!(
+            with_set,
+            logits(&loaded),
+            "installed set must equal load_adapter"
+        );
+        assert!(
+            with_set
+                .iter()
+                .zip(&base)
+                .any(|(a, b)| (a - b).abs() > 1e-4),
+            "the adapter must change the logits"
+        );
         LoraSet::install(&mut model, None);
         assert_eq!(logits(&model), base);
     }

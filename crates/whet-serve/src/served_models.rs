@@ -86,7 +86,11 @@ impl ServedModels {
             vocab_size: model.config.vocab_size,
             created,
         };
-        Ok(Loaded { served, model, adapters })
+        Ok(Loaded {
+            served,
+            model,
+            adapters,
+        })
     }
 
     pub fn get(&self, name: &str) -> Option<&ServedModel> {
@@ -95,6 +99,10 @@ impl ServedModels {
 
     /// The names, for error messages.
     pub fn names(&self) -> String {
-        self.models.iter().map(|m| format!("`{}`", m.name)).collect::<Vec<_>>().join(", ")
+        self.models
+            .iter()
+            .map(|m| format!("`{}`", m.name))
+            .collect::<Vec<_>>()
+            .join(", ")
     }
 }

@@ -54,8 +54,18 @@ impl Server {
     /// Loads the model and adapters of `config` and starts the engine.
     pub fn new(config: &ServeConfig) -> Result<Self> {
         let loaded = ServedModels::load(config)?;
-        let engine = EngineHandle::spawn(loaded.model, loaded.adapters, config.max_batch, config.max_queue)?;
-        let keys = config.api_keys.iter().chain(&config.admin_keys).cloned().collect();
+        let engine = EngineHandle::spawn(
+            loaded.model,
+            loaded.adapters,
+            config.max_batch,
+            config.max_queue,
+        )?;
+        let keys = config
+            .api_keys
+            .iter()
+            .chain(&config.admin_keys)
+            .cloned()
+            .collect();
         let state = AppState {
             models: loaded.served,
             engine,
@@ -74,7 +84,12 @@ impl Server {
 
     /// The served model names, base model first.
     pub fn model_names(&self) -> Vec<String> {
-        self.state.models.models.iter().map(|m| m.name.clone()).collect()
+        self.state
+            .models
+            .models
+            .iter()
+            .map(|m| m.name.clone())
+            .collect()
     }
 
     pub fn router(&self) -> Router {
@@ -96,7 +111,10 @@ impl Server {
         runtime.block_on(async move {
             let listener = tokio::net::TcpListener::bind(self.listen)
                 .await
-                .map_err(|source| Error::Bind { addr: self.listen, source })?;
+                .map_err(|source| Error::Bind {
+                    addr: self.listen,
+                    source,
+                })?;
             let addr = listener.local_addr().map_err(Error::Serve)?;
             on_listening(addr);
             axum::serve(listener, self.router())
@@ -127,7 +145,9 @@ fn router(state: Arc<AppState>) -> Router {
         .merge(v1)
         .route("/health", get(health))
         .route("/ready", get(ready))
-        .fallback(|method: Method, uri: Uri| async move { ApiError::no_route(method.as_str(), uri.path()) })
+        .fallback(|method: Method, uri: Uri| async move {
+            ApiError::no_route(method.as_str(), uri.path())
+        })
         .method_not_allowed_fallback(|method: Method, uri: Uri| async move {
             ApiError::method_not_allowed(method.as_str(), uri.path())
         })
@@ -158,11 +178,20 @@ async fn require_key(State(state): State<Arc<AppState>>, request: Request, next:
 
 /// Compares keys in time independent of where they differ.
 fn same_key(a: &str, b: &str) -> bool {
-    a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    a.len() == b.len()
+        && a.bytes()
+            .zip(b.bytes())
+            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+            == 0
 }
 
 fn model_json(state: &AppState, name: &str, adapter: bool) -> serde_json::Value {
-    let base = state.models.models.first().map(|m| m.name.as_str()).unwrap_or_default();
+    let base = state
+        .models
+        .models
+        .first()
+        .map(|m| m.name.as_str())
+        .unwrap_or_default();
     json!({
         "id": name,
         "object": "model",

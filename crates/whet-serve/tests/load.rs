@@ -33,10 +33,14 @@ fn load_at_1_4_and_16_clients_loses_nothing() {
                 std::thread::spawn(move || {
                     let server = TestServer { url };
                     let mut tokens = 0;
-                    while left.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1)).is_ok() {
+                    while left
+                        .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+                        .is_ok()
+                    {
                         let reply = server.post_json("/v1/completions", &body);
                         assert_eq!(reply.status, 200, "{}", reply.body);
-                        tokens += reply.json()["usage"]["completion_tokens"].as_u64().unwrap() as usize;
+                        tokens +=
+                            reply.json()["usage"]["completion_tokens"].as_u64().unwrap() as usize;
                     }
                     tokens
                 })

@@ -28,14 +28,23 @@ fn greedy_chat_completion_equals_whet_generate_for_base_and_adapter() {
         );
         assert_eq!(reply.status, 200, "{}", reply.body);
         let body = reply.json();
-        assert_eq!(body["choices"][0]["message"]["content"], expected.text, "model {model}");
+        assert_eq!(
+            body["choices"][0]["message"]["content"], expected.text,
+            "model {model}"
+        );
         assert_eq!(body["choices"][0]["message"]["role"], "assistant");
-        assert_eq!(body["choices"][0]["finish_reason"], finish_name(expected.finish));
+        assert_eq!(
+            body["choices"][0]["finish_reason"],
+            finish_name(expected.finish)
+        );
         assert_eq!(body["object"], "chat.completion");
         assert_eq!(body["model"], model);
         assert_eq!(body["usage"]["prompt_tokens"], expected.prompt_tokens);
         assert_eq!(body["usage"]["completion_tokens"], expected.tokens.len());
-        assert_eq!(body["usage"]["total_tokens"], expected.prompt_tokens + expected.tokens.len());
+        assert_eq!(
+            body["usage"]["total_tokens"],
+            expected.prompt_tokens + expected.tokens.len()
+        );
         let id = body["id"].as_str().unwrap();
         assert!(id.starts_with("chatcmpl-"), "{id}");
         assert_eq!(reply.header("x-request-id"), Some(id));
@@ -44,7 +53,10 @@ fn greedy_chat_completion_equals_whet_generate_for_base_and_adapter() {
     // The adapter changes the answer, so the two comparisons above are not the same one.
     let base = reference(false, Some(&messages), None, 40);
     let tuned = reference(true, Some(&messages), None, 40);
-    assert_ne!(base.tokens, tuned.tokens, "the test adapter must change the greedy output");
+    assert_ne!(
+        base.tokens, tuned.tokens,
+        "the test adapter must change the greedy output"
+    );
 }
 
 #[test]
@@ -53,12 +65,18 @@ fn greedy_completion_equals_whet_generate_and_without_temperature_is_greedy_too(
     for (model, adapter) in [("base", false), (ADAPTER, true)] {
         let expected = reference(adapter, None, Some(PROMPT), 30);
         // The bundled model's generation_config.json is greedy, so no temperature means greedy.
-        let reply = server.post_json("/v1/completions", &json!({"model": model, "prompt": PROMPT, "max_tokens": 30}));
+        let reply = server.post_json(
+            "/v1/completions",
+            &json!({"model": model, "prompt": PROMPT, "max_tokens": 30}),
+        );
         assert_eq!(reply.status, 200, "{}", reply.body);
         let body = reply.json();
         assert_eq!(body["object"], "text_completion");
         assert_eq!(body["choices"][0]["text"], expected.text);
-        assert_eq!(body["choices"][0]["finish_reason"], finish_name(expected.finish));
+        assert_eq!(
+            body["choices"][0]["finish_reason"],
+            finish_name(expected.finish)
+        );
         assert_eq!(body["usage"]["prompt_tokens"], expected.prompt_tokens);
         assert_eq!(body["usage"]["completion_tokens"], expected.tokens.len());
         assert!(body["id"].as_str().unwrap().starts_with("cmpl-"));
@@ -102,7 +120,10 @@ fn streamed_chat_chunks_concatenate_to_the_greedy_text() {
                     "stream_options": {"include_usage": true}}),
         );
         assert_eq!(reply.status, 200, "{}", reply.body);
-        assert!(reply.header("content-type").unwrap().starts_with("text/event-stream"));
+        assert!(reply
+            .header("content-type")
+            .unwrap()
+            .starts_with("text/event-stream"));
         assert_eq!(reply.header("x-whet-model"), Some(model));
         let data = reply.sse_data();
         let (text, finishes, usage) = read_chat_stream(&data);
@@ -143,7 +164,11 @@ fn stop_string_cuts_the_text_streamed_or_not() {
     let expected = reference(false, None, Some(PROMPT), 30);
     // A stop string from the middle of the greedy text: the answer is the text before it.
     let words: Vec<&str> = expected.text.split_whitespace().collect();
-    assert!(words.len() >= 4, "greedy text too short for this test: {:?}", expected.text);
+    assert!(
+        words.len() >= 4,
+        "greedy text too short for this test: {:?}",
+        expected.text
+    );
     let stop = words[words.len() / 2];
     let cut = &expected.text[..expected.text.find(stop).unwrap()];
     let request = json!({"model": "base", "prompt": PROMPT, "max_tokens": 30, "stop": [stop]});
@@ -158,7 +183,12 @@ fn stop_string_cuts_the_text_streamed_or_not() {
     let data = reply.sse_data();
     let text: String = data[..data.len() - 1]
         .iter()
-        .map(|d| serde_json::from_str::<Value>(d).unwrap()["choices"][0]["text"].as_str().unwrap().to_string())
+        .map(|d| {
+            serde_json::from_str::<Value>(d).unwrap()["choices"][0]["text"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
         .collect();
     assert_eq!(text, cut);
 }
@@ -182,10 +212,16 @@ fn n_choices_with_a_seed_are_reproducible_and_logprobs_are_reported() {
         }
     }
     let completion = server
-        .post_json("/v1/completions", &json!({"model": "base", "prompt": PROMPT, "max_tokens": 5, "logprobs": 2}))
+        .post_json(
+            "/v1/completions",
+            &json!({"model": "base", "prompt": PROMPT, "max_tokens": 5, "logprobs": 2}),
+        )
         .json();
     let lp = &completion["choices"][0]["logprobs"];
-    assert_eq!(lp["token_logprobs"].as_array().unwrap().len(), lp["tokens"].as_array().unwrap().len());
+    assert_eq!(
+        lp["token_logprobs"].as_array().unwrap().len(),
+        lp["tokens"].as_array().unwrap().len()
+    );
     assert_eq!(lp["top_logprobs"][0].as_object().unwrap().len(), 2);
 }
 
@@ -198,18 +234,29 @@ fn requests_for_base_and_adapter_batched_together_each_match_their_reference() {
     let handles: Vec<_> = (0..6)
         .map(|i| {
             let model = if i % 2 == 0 { "base" } else { ADAPTER };
-            let body = json!({"model": model, "messages": messages, "max_tokens": 40, "temperature": 0});
+            let body =
+                json!({"model": model, "messages": messages, "max_tokens": 40, "temperature": 0});
             let url = server.url.clone();
             std::thread::spawn(move || {
                 let server = test_server::TestServer { url };
-                (model, server.post_json("/v1/chat/completions", &body).json())
+                (
+                    model,
+                    server.post_json("/v1/chat/completions", &body).json(),
+                )
             })
         })
         .collect();
     for h in handles {
         let (model, body) = h.join().unwrap();
-        let expected = if model == "base" { &expected_base } else { &expected_tuned };
-        assert_eq!(body["choices"][0]["message"]["content"], expected.text, "{model}");
+        let expected = if model == "base" {
+            &expected_base
+        } else {
+            &expected_tuned
+        };
+        assert_eq!(
+            body["choices"][0]["message"]["content"], expected.text,
+            "{model}"
+        );
     }
 }
 
@@ -220,11 +267,51 @@ fn models_lists_the_base_model_and_every_adapter() {
     assert_eq!(reply.status, 200);
     let body = reply.json();
     assert_eq!(body["object"], "list");
-    let ids: Vec<&str> = body["data"].as_array().unwrap().iter().map(|m| m["id"].as_str().unwrap()).collect();
+    let ids: Vec<&str> = body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["id"].as_str().unwrap())
+        .collect();
     assert_eq!(ids, vec!["base", ADAPTER]);
     assert_eq!(body["data"][1]["parent"], "base");
-    assert_eq!(server.get(&format!("/v1/models/{ADAPTER}"), None).json()["id"], ADAPTER);
+    assert_eq!(
+        server.get(&format!("/v1/models/{ADAPTER}"), None).json()["id"],
+        ADAPTER
+    );
     assert_eq!(server.get("/v1/models/nope", None).status, 404);
     assert_eq!(server.get("/health", None).status, 200);
     assert_eq!(server.ready()["status"], "ready");
+}
+
+#[test]
+fn streamed_choices_of_several_prompts_each_carry_their_own_text() {
+    let server = shared();
+    let prompts = [PROMPT, "Is there a way to set the time manually"];
+    let expected: Vec<String> = prompts
+        .iter()
+        .map(|p| reference(false, None, Some(p), 16).text)
+        .collect();
+    let reply = server.post_json(
+        "/v1/completions",
+        &json!({"model": "base", "prompt": prompts, "n": 2, "max_tokens": 16, "temperature": 0, "stream": true}),
+    );
+    let data = reply.sse_data();
+    let mut texts = vec![String::new(); 4];
+    for d in &data[..data.len() - 1] {
+        let chunk: Value = serde_json::from_str(d).unwrap();
+        for c in chunk["choices"].as_array().unwrap() {
+            texts[c["index"].as_u64().unwrap() as usize].push_str(c["text"].as_str().unwrap());
+        }
+    }
+    // Choice index = prompt index × n + j.
+    assert_eq!(
+        texts,
+        vec![
+            expected[0].clone(),
+            expected[0].clone(),
+            expected[1].clone(),
+            expected[1].clone()
+        ]
+    );
 }

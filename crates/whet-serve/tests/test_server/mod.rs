@@ -13,7 +13,9 @@ use candle_core::{DType, Device};
 use serde_json::{json, Value};
 use whet_adapter::{LoraConfig, TargetModules};
 use whet_data::ModelTokenizer;
-use whet_models::{generate, CausalLm, FinishReason, GenerationConfig, GenerationParams, SamplingParams};
+use whet_models::{
+    generate, CausalLm, FinishReason, GenerationConfig, GenerationParams, SamplingParams,
+};
 use whet_serve::{ServeConfig, Server};
 
 pub const ADAPTER: &str = "support-test";
@@ -41,7 +43,9 @@ pub fn adapter_dir() -> &'static Path {
             if let Some(lora) = &mut proj.lora {
                 // B from a seeded init too: A's values, reshaped, scaled down.
                 let (out, r) = lora.b.dims2().unwrap();
-                let vals: Vec<f32> = (0..out * r).map(|k| (((k * 7919 + i * 104729) % 2001) as f32 / 1000.0 - 1.0) * 0.5).collect();
+                let vals: Vec<f32> = (0..out * r)
+                    .map(|k| (((k * 7919 + i * 104729) % 2001) as f32 / 1000.0 - 1.0) * 0.5)
+                    .collect();
                 lora.b = candle_core::Tensor::from_vec(vals, (out, r), &Device::Cpu).unwrap();
             }
         }
@@ -74,7 +78,9 @@ pub fn start(extra: &str) -> TestServer {
             .unwrap();
     });
     let addr = rx.recv_timeout(Duration::from_secs(60)).unwrap();
-    TestServer { url: format!("http://{addr}") }
+    TestServer {
+        url: format!("http://{addr}"),
+    }
 }
 
 /// A server with default settings shared by the tests of one test binary.
@@ -95,7 +101,10 @@ impl Reply {
     }
 
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
     }
 
     /// The `data:` payloads of a server-sent-events body.
@@ -109,7 +118,9 @@ impl Reply {
 }
 
 fn agent() -> ureq::Agent {
-    ureq::AgentBuilder::new().timeout(Duration::from_secs(120)).build()
+    ureq::AgentBuilder::new()
+        .timeout(Duration::from_secs(120))
+        .build()
 }
 
 fn reply(result: Result<ureq::Response, ureq::Error>) -> Reply {
@@ -125,12 +136,18 @@ fn reply(result: Result<ureq::Response, ureq::Error>) -> Reply {
         .filter_map(|n| response.header(&n).map(|v| (n.clone(), v.to_string())))
         .collect();
     let body = response.into_string().unwrap();
-    Reply { status, headers, body }
+    Reply {
+        status,
+        headers,
+        body,
+    }
 }
 
 impl TestServer {
     pub fn post(&self, path: &str, body: &str, key: Option<&str>) -> Reply {
-        let mut req = agent().post(&format!("{}{path}", self.url)).set("Content-Type", "application/json");
+        let mut req = agent()
+            .post(&format!("{}{path}", self.url))
+            .set("Content-Type", "application/json");
         if let Some(key) = key {
             req = req.set("Authorization", &format!("Bearer {key}"));
         }
@@ -150,8 +167,15 @@ impl TestServer {
     }
 
     /// Starts a streamed request and returns a reader of its body, for reading part of a stream.
-    pub fn open_stream(&self, path: &str, body: &Value) -> BufReader<Box<dyn std::io::Read + Send + Sync>> {
-        let response = agent().post(&format!("{}{path}", self.url)).send_string(&body.to_string()).unwrap();
+    pub fn open_stream(
+        &self,
+        path: &str,
+        body: &Value,
+    ) -> BufReader<Box<dyn std::io::Read + Send + Sync>> {
+        let response = agent()
+            .post(&format!("{}{path}", self.url))
+            .send_string(&body.to_string())
+            .unwrap();
         BufReader::new(response.into_reader())
     }
 
@@ -183,7 +207,12 @@ pub struct Reference {
 }
 
 /// `whet generate` (`--messages` for a chat, `--prompt` otherwise) with greedy decoding.
-pub fn reference(adapter: bool, messages: Option<&Value>, prompt: Option<&str>, max_new_tokens: usize) -> Reference {
+pub fn reference(
+    adapter: bool,
+    messages: Option<&Value>,
+    prompt: Option<&str>,
+    max_new_tokens: usize,
+) -> Reference {
     let dir = base_model_dir();
     let mut model = CausalLm::load(&dir, DType::F32, &Device::Cpu).unwrap();
     if adapter {
@@ -191,7 +220,12 @@ pub fn reference(adapter: bool, messages: Option<&Value>, prompt: Option<&str>, 
     }
     let tok = ModelTokenizer::load(&dir).unwrap();
     let prompt_ids = match (messages, prompt) {
-        (Some(m), _) => tok.encode(&tok.render_chat(m.as_array().unwrap(), true).unwrap(), false).unwrap(),
+        (Some(m), _) => tok
+            .encode(
+                &tok.render_chat(m.as_array().unwrap(), true).unwrap(),
+                false,
+            )
+            .unwrap(),
         (None, Some(p)) => tok.encode(p, true).unwrap(),
         _ => unreachable!(),
     };
