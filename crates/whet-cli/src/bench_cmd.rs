@@ -22,7 +22,7 @@ pub struct GenerateBenchArgs {
     /// A model directory (only config.json and the weights are read).
     #[arg(long)]
     pub model: std::path::PathBuf,
-    #[arg(long, default_value = "f32", value_parser = crate::model_source::parse_dtype)]
+    #[arg(long, default_value = "f32", value_parser = whet_models::parse_dtype)]
     pub dtype: candle_core::DType,
     /// Prompt length for the prefill measurement.
     #[arg(long, default_value_t = 512)]

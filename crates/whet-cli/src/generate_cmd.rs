@@ -8,7 +8,8 @@ use std::path::PathBuf;
 
 use anyhow::{bail, Context, Result};
 use serde_json::{json, Value};
-use whet_models::{generate, GenerationConfig, GenerationParams};
+use whet_data::TextStream;
+use whet_models::{generate, GenerationConfig, GenerationParams, SamplingChoices};
 
 use crate::model_source::ModelArgs;
 
@@ -74,17 +75,16 @@ pub fn run(args: GenerateArgs) -> Result<()> {
     };
 
     let defaults = GenerationConfig::read(&loaded.dir)?;
-    let mut sampling = defaults.sampling(args.seed);
-    if let Some(t) = args.temperature {
-        // An explicit temperature decides greedy vs sampling on its own, without the file's
-        // top-k default sneaking in.
-        sampling.temperature = t;
-        sampling.top_k = None;
-    }
-    sampling.top_k = args.top_k.or(sampling.top_k);
-    sampling.top_p = args.top_p.or(sampling.top_p);
-    sampling.min_p = args.min_p.or(sampling.min_p);
-    sampling.repetition_penalty = args.repetition_penalty.or(sampling.repetition_penalty);
+    let sampling = defaults.sampling_with(
+        args.seed,
+        &SamplingChoices {
+            temperature: args.temperature,
+            top_k: args.top_k,
+            top_p: args.top_p,
+            min_p: args.min_p,
+            repetition_penalty: args.repetition_penalty,
+        },
+    );
     let params = GenerationParams {
         max_new_tokens: args.max_new_tokens,
         eos_token_ids: loaded.eos_token_ids(&defaults),
@@ -138,92 +138,4 @@ pub fn read_messages(path: &PathBuf) -> Result<Vec<Value>> {
         }
     }
     Ok(list.clone())
-}
-
-/// Incremental text for streaming: holds back text that may still turn into a stop string or
-/// that ends in an incomplete UTF-8 character, and cuts the text at the first stop string.
-struct TextStream {
-    stops: Vec<String>,
-    printed: usize,
-}
-
-impl TextStream {
-    fn new(stops: &[String]) -> Self {
-        Self {
-            stops: stops.iter().filter(|s| !s.is_empty()).cloned().collect(),
-            printed: 0,
-        }
-    }
-
-    /// Given the whole text so far, returns the new text safe to show and whether a stop string
-    /// was found.
-    fn push(&mut self, text: &str) -> (String, bool) {
-        if let Some(cut) = self.first_stop(text) {
-            let fresh = text.get(self.printed..cut).unwrap_or_default().to_string();
-            self.printed = self.printed.max(cut);
-            return (fresh, true);
-        }
-        let mut safe = text.len();
-        // A partially decoded character shows as U+FFFD until its last byte arrives.
-        if text.ends_with('\u{FFFD}') {
-            safe -= '\u{FFFD}'.len_utf8();
-        }
-        // Hold back the longest tail that is the start of some stop string.
-        let hold = self
-            .stops
-            .iter()
-            .filter_map(|stop| {
-                (1..stop.len())
-                    .rev()
-                    .find(|&k| stop.is_char_boundary(k) && text[..safe].ends_with(&stop[..k]))
-            })
-            .max()
-            .unwrap_or(0);
-        safe -= hold;
-        if safe <= self.printed {
-            return (String::new(), false);
-        }
-        let fresh = text[self.printed..safe].to_string();
-        self.printed = safe;
-        (fresh, false)
-    }
-
-    fn first_stop(&self, text: &str) -> Option<usize> {
-        self.stops.iter().filter_map(|s| text.find(s.as_str())).min()
-    }
-
-    /// The final text: cut at the first stop string.
-    fn finish(&self, text: &str) -> String {
-        match self.first_stop(text) {
-            Some(cut) => text[..cut].to_string(),
-            None => text.to_string(),
-        }
-    }
-
-    /// What of `text` has not been shown yet.
-    fn unprinted<'a>(&self, text: &'a str) -> &'a str {
-        text.get(self.printed.min(text.len())..).unwrap_or_default()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn stream_holds_back_a_possible_stop_string_and_cuts_at_it() {
-        let mut s = TextStream::new(&["</s>".to_string()]);
-        assert_eq!(s.push("Hello <"), ("Hello ".to_string(), false));
-        assert_eq!(s.push("Hello </"), (String::new(), false));
-        assert_eq!(s.push("Hello </x"), ("</x".to_string(), false));
-        assert_eq!(s.push("Hello </x and</s> more"), (" and".to_string(), true));
-        assert_eq!(s.finish("Hello </x and</s> more"), "Hello </x and");
-    }
-
-    #[test]
-    fn stream_waits_for_the_rest_of_a_character() {
-        let mut s = TextStream::new(&[]);
-        assert_eq!(s.push("caf\u{FFFD}"), ("caf".to_string(), false));
-        assert_eq!(s.push("café"), ("é".to_string(), false));
-    }
 }

@@ -11,6 +11,7 @@ mod openai_client;
 mod prefs_cmd;
 mod quickstart_cmd;
 mod score_cmd;
+mod serve_cmd;
 mod tokenizer_cmd;
 mod train_cmd;
 
@@ -48,6 +49,8 @@ enum Command {
     Score(score_cmd::ScoreArgs),
     /// Fold a LoRA adapter into its base model and write a plain HF model directory.
     Merge(merge_cmd::MergeArgs),
+    /// Serve a model and its adapters over an OpenAI-compatible HTTP API.
+    Serve(serve_cmd::ServeArgs),
     /// Measure speed and memory (see docs/benchmarks.md).
     #[command(subcommand)]
     Bench(bench_cmd::BenchCommand),
@@ -72,6 +75,7 @@ fn main() -> std::process::ExitCode {
         Command::Generate(args) => generate_cmd::run(args),
         Command::Score(args) => score_cmd::run(args),
         Command::Merge(args) => merge_cmd::run(args),
+        Command::Serve(args) => serve_cmd::run(args),
         Command::Bench(cmd) => bench_cmd::run(cmd),
     };
     match result {

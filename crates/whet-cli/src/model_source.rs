@@ -17,7 +17,7 @@ pub struct ModelArgs {
     #[arg(long, value_name = "DIR|ID")]
     pub model: String,
     /// Weight and activation dtype: f32, bf16 or f16 (norms, softmax and logits stay f32).
-    #[arg(long, default_value = "f32", value_parser = parse_dtype)]
+    #[arg(long, default_value = "f32", value_parser = whet_models::parse_dtype)]
     pub dtype: DType,
     /// A LoRA adapter directory in PEFT's layout to apply to the model. Its tokenizer files and
     /// chat template, when present, are the ones used.
@@ -27,15 +27,6 @@ pub struct ModelArgs {
     /// Jinja file.
     #[arg(long, value_name = "NAME|FILE")]
     pub chat_template: Option<String>,
-}
-
-pub fn parse_dtype(s: &str) -> std::result::Result<DType, String> {
-    match s {
-        "f32" | "float32" => Ok(DType::F32),
-        "bf16" | "bfloat16" => Ok(DType::BF16),
-        "f16" | "float16" => Ok(DType::F16),
-        other => Err(format!("`{other}` is not a supported dtype (use f32, bf16 or f16)")),
-    }
 }
 
 /// A loaded model with its directory and tokenizer.
@@ -59,14 +50,10 @@ impl ModelArgs {
     pub fn load(&self) -> Result<Loaded> {
         let dir = resolve(&self.model)?;
         let mut model = CausalLm::load(&dir, self.dtype, &Device::Cpu)?;
-        let mut tokenizer_dir = dir.clone();
         if let Some(adapter) = &self.adapter {
             whet_adapter::load_adapter(&mut model, adapter)?;
-            if adapter.join("tokenizer.json").is_file() {
-                tokenizer_dir = adapter.clone();
-            }
         }
-        let mut tokenizer = ModelTokenizer::load(&tokenizer_dir)?;
+        let mut tokenizer = ModelTokenizer::load_for(&dir, self.adapter.as_deref())?;
         if let Some(choice) = &self.chat_template {
             tokenizer.set_chat_template(ChatTemplate::from_choice(choice)?);
         }
@@ -78,13 +65,7 @@ impl Loaded {
     /// End-of-sequence ids: all of generation_config.json's (`defaults`), else config.json's,
     /// else the tokenizer's `eos_token`.
     pub fn eos_token_ids(&self, defaults: &GenerationConfig) -> Vec<u32> {
-        if !defaults.eos_token_ids.is_empty() {
-            return defaults.eos_token_ids.clone();
-        }
-        if !self.model.config.eos_token_ids.is_empty() {
-            return self.model.config.eos_token_ids.clone();
-        }
-        self.tokenizer.eos_token_id().into_iter().collect()
+        defaults.resolve_eos_token_ids(&self.model.config, self.tokenizer.eos_token_id())
     }
 }
 

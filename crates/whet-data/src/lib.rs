@@ -17,6 +17,7 @@ pub mod prep;
 pub mod preference;
 pub mod pyjson;
 pub mod records;
+pub mod text_stream;
 pub mod tokenizer;
 pub mod tokenizer_train;
 
@@ -24,4 +25,5 @@ pub use chat_template::{ChatTemplate, RenderOptions};
 pub use error::{Error, Result};
 pub use preference::{parse_pair, read_pairs, tokenize_pair, PreferencePair, TokenizedPair, Truncation, TruncationMode};
 pub use loss_mask::{tokenize_chat, tokenize_chat_with, tokenize_text, ChatMask, Tokenized};
+pub use text_stream::TextStream;
 pub use tokenizer::ModelTokenizer;

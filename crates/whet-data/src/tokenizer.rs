@@ -96,6 +96,16 @@ impl ModelTokenizer {
         })
     }
 
+    /// The tokenizer to use with an adapter: the adapter directory's own tokenizer files and chat
+    /// template when it has a `tokenizer.json` (what training saved beside the adapter), else the
+    /// model directory's.
+    pub fn load_for(model_dir: &Path, adapter_dir: Option<&Path>) -> Result<Self> {
+        match adapter_dir {
+            Some(a) if a.join("tokenizer.json").is_file() => Self::load(a),
+            _ => Self::load(model_dir),
+        }
+    }
+
     /// Replaces the chat template (a user's choice of built-in or file).
     pub fn set_chat_template(&mut self, template: ChatTemplate) {
         self.chat_template = Some(template);

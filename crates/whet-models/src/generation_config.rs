@@ -3,12 +3,22 @@
 
 use std::path::Path;
 
-use crate::config::HfConfig;
+use crate::config::{DecoderConfig, HfConfig};
 use crate::error::Result;
 use crate::generation::SamplingParams;
 
 /// transformers' default `top_k` when sampling is on and the file sets none.
 const DEFAULT_TOP_K: usize = 50;
+
+/// Sampling settings a caller chose; `None` keeps `generation_config.json`'s.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SamplingChoices {
+    pub temperature: Option<f32>,
+    pub top_k: Option<usize>,
+    pub top_p: Option<f32>,
+    pub min_p: Option<f32>,
+    pub repetition_penalty: Option<f32>,
+}
 
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct GenerationConfig {
@@ -42,6 +52,34 @@ impl GenerationConfig {
             repetition_penalty: f32_of("repetition_penalty")?,
             max_new_tokens: hf.opt_usize("max_new_tokens")?,
         })
+    }
+
+    /// End-of-sequence ids: all of this file's, else `config.json`'s (`model`), else the
+    /// tokenizer's `eos_token` (`tokenizer_eos`).
+    pub fn resolve_eos_token_ids(&self, model: &DecoderConfig, tokenizer_eos: Option<u32>) -> Vec<u32> {
+        if !self.eos_token_ids.is_empty() {
+            return self.eos_token_ids.clone();
+        }
+        if !model.eos_token_ids.is_empty() {
+            return model.eos_token_ids.clone();
+        }
+        tokenizer_eos.into_iter().collect()
+    }
+
+    /// The sampling settings this file asks for, with a caller's choices (flags, request
+    /// fields) over them. An explicit temperature decides greedy vs sampling on its own, without
+    /// the file's top-k default sneaking in.
+    pub fn sampling_with(&self, seed: u64, choices: &SamplingChoices) -> SamplingParams {
+        let mut sampling = self.sampling(seed);
+        if let Some(t) = choices.temperature {
+            sampling.temperature = t;
+            sampling.top_k = None;
+        }
+        sampling.top_k = choices.top_k.or(sampling.top_k);
+        sampling.top_p = choices.top_p.or(sampling.top_p);
+        sampling.min_p = choices.min_p.or(sampling.min_p);
+        sampling.repetition_penalty = choices.repetition_penalty.or(sampling.repetition_penalty);
+        sampling
     }
 
     /// The sampling settings this file asks for: greedy unless `do_sample`, as in transformers.

@@ -28,6 +28,7 @@ pub use config::DecoderConfig;
 pub use decoder::{read_config, CausalLm};
 pub use error::{Error, Result};
 pub use generation::{generate, generate_samples, FinishReason, Generated, GenerationParams, Sampler, SamplingParams};
-pub use generation_config::GenerationConfig;
+pub use generation_config::{GenerationConfig, SamplingChoices};
 pub use kv_cache::KvCache;
 pub use proj::{DropoutState, Lora, LoraDropout, Proj};
+pub use weights::parse_dtype;

@@ -21,6 +21,16 @@ use safetensors::SafeTensors;
 use crate::error::{Error, Result};
 
 const SINGLE_FILE: &str = "model.safetensors";
+
+/// A load dtype by name, as flags and configs spell it: f32, bf16 or f16 (or the long names).
+pub fn parse_dtype(s: &str) -> std::result::Result<DType, String> {
+    match s {
+        "f32" | "float32" => Ok(DType::F32),
+        "bf16" | "bfloat16" => Ok(DType::BF16),
+        "f16" | "float16" => Ok(DType::F16),
+        other => Err(format!("`{other}` is not a supported dtype (use f32, bf16 or f16)")),
+    }
+}
 const INDEX_FILE: &str = "model.safetensors.index.json";
 
 struct Shard {

@@ -1,0 +1,228 @@
+//! The server's configuration: one TOML file (`whet serve CONFIG`), validated in full before
+//! anything loads. Unknown keys are errors naming the key, its line and the nearest valid key
+//! (through `whet-data`'s TOML error reporting, shared with the other configs). Relative paths
+//! are relative to the config file.
+//!
+//! ```toml
+//! model = "../assets/base-model"      # an HF model directory
+//! listen = "127.0.0.1:8000"
+//! api_keys = ["sk-local"]             # none: no authentication
+//! [adapters]                          # model name -> PEFT adapter directory
+//! support = "../runs/quickstart/sft/adapter"
+//! ```
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use candle_core::DType;
+use serde::Deserialize;
+use whet_data::prep::config::{lexical_join, toml_error};
+
+use crate::error::{Error, Result};
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServeConfig {
+    /// The base model: a Hugging Face model directory.
+    pub model: PathBuf,
+    /// The name clients use for the base model; default: the model directory's name.
+    #[serde(default)]
+    pub model_name: Option<String>,
+    /// Weight dtype: f32, bf16 or f16.
+    #[serde(default = "default_dtype")]
+    pub dtype: String,
+    /// Model name -> LoRA adapter directory (PEFT layout), each served unmerged on the base.
+    #[serde(default)]
+    pub adapters: BTreeMap<String, PathBuf>,
+    #[serde(default = "default_listen")]
+    pub listen: SocketAddr,
+    /// Bearer keys accepted on `/v1/*`; empty means no authentication.
+    #[serde(default)]
+    pub api_keys: Vec<String>,
+    /// Keys for administrative routes (also accepted wherever `api_keys` are).
+    #[serde(default)]
+    pub admin_keys: Vec<String>,
+    /// Sequences decoded together: a new request joins the batch between decode steps while
+    /// fewer than this many are running.
+    #[serde(default = "default_max_batch")]
+    pub max_batch: usize,
+    /// Requests waiting for a batch slot; beyond it requests get 429 with `Retry-After`.
+    #[serde(default = "default_max_queue")]
+    pub max_queue: usize,
+    /// Largest request body accepted, in bytes (413 beyond it).
+    #[serde(default = "default_max_request_bytes")]
+    pub max_request_bytes: usize,
+    /// Longest a request may take, queueing included, in seconds (504 beyond it).
+    #[serde(default = "default_request_timeout_secs")]
+    pub request_timeout_secs: f64,
+}
+
+fn default_dtype() -> String {
+    "f32".into()
+}
+fn default_listen() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 8000))
+}
+fn default_max_batch() -> usize {
+    8
+}
+fn default_max_queue() -> usize {
+    64
+}
+fn default_max_request_bytes() -> usize {
+    1 << 20
+}
+fn default_request_timeout_secs() -> f64 {
+    300.0
+}
+
+impl ServeConfig {
+    /// Reads and validates `path`.
+    pub fn load(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Self::parse(&text, path, path.parent().unwrap_or(Path::new(".")))
+    }
+
+    /// [`ServeConfig::load`] for a config held in memory: `path` names it in errors and relative
+    /// paths are relative to `base`.
+    pub fn parse(text: &str, path: &Path, base: &Path) -> Result<Self> {
+        let mut config: ServeConfig = toml::from_str(text)
+            .map_err(|e| Error::ConfigSyntax(Box::new(toml_error(&e, text, path))))?;
+        config.validate().map_err(|(key, message)| Error::Config {
+            path: path.to_path_buf(),
+            key,
+            message,
+        })?;
+        let join = |p: &mut PathBuf| {
+            if p.is_relative() {
+                *p = lexical_join(base, p);
+            }
+        };
+        join(&mut config.model);
+        config.adapters.values_mut().for_each(join);
+        Ok(config)
+    }
+
+    /// The weight dtype (checked by validation).
+    pub fn dtype(&self) -> DType {
+        whet_models::parse_dtype(&self.dtype).unwrap_or(DType::F32)
+    }
+
+    /// The base model's served name.
+    pub fn base_model_name(&self) -> String {
+        self.model_name.clone().unwrap_or_else(|| {
+            self.model
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_else(|| "base".into())
+        })
+    }
+
+    /// Checks what serde cannot; an error names the key.
+    fn validate(&self) -> std::result::Result<(), (String, String)> {
+        let bad = |key: &str, message: String| Err((key.to_string(), message));
+        if let Err(m) = whet_models::parse_dtype(&self.dtype) {
+            return bad("dtype", m);
+        }
+        if self.max_batch == 0 {
+            return bad("max_batch", "must be at least 1".into());
+        }
+        if self.max_request_bytes < 1024 {
+            return bad(
+                "max_request_bytes",
+                format!("must be at least 1024, got {}", self.max_request_bytes),
+            );
+        }
+        if !(self.request_timeout_secs > 0.0 && self.request_timeout_secs.is_finite()) {
+            return bad(
+                "request_timeout_secs",
+                format!("must be > 0, got {}", self.request_timeout_secs),
+            );
+        }
+        let base = self.base_model_name();
+        if base.is_empty() {
+            return bad("model_name", "must not be empty".into());
+        }
+        for name in self.adapters.keys() {
+            if name.is_empty() || name.chars().any(|c| c.is_whitespace() || c.is_control()) {
+                return bad(
+                    &format!("adapters.{name}"),
+                    "adapter names must be non-empty without spaces".into(),
+                );
+            }
+            if *name == base {
+                return bad(
+                    &format!("adapters.{name}"),
+                    "is also the base model's name; set `model_name` or rename the adapter".into(),
+                );
+            }
+        }
+        for (key, keys) in [
+            ("api_keys", &self.api_keys),
+            ("admin_keys", &self.admin_keys),
+        ] {
+            if keys.iter().any(|k| k.trim().is_empty()) {
+                return bad(key, "keys must not be empty strings".into());
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<ServeConfig> {
+        ServeConfig::parse(text, Path::new("configs/serve.toml"), Path::new("configs"))
+    }
+
+    #[test]
+    fn defaults_fill_everything_but_the_model_and_paths_follow_the_config() {
+        let c =
+            parse("model = \"../assets/base-model\"\n[adapters]\nsft = \"../runs/a\"\n").unwrap();
+        assert_eq!(c.model, PathBuf::from("assets/base-model"));
+        assert_eq!(c.adapters["sft"], PathBuf::from("runs/a"));
+        assert_eq!(c.listen, "127.0.0.1:8000".parse().unwrap());
+        assert_eq!(c.base_model_name(), "base-model");
+        assert!(c.api_keys.is_empty());
+        assert_eq!((c.max_batch, c.max_queue), (8, 64));
+    }
+
+    #[test]
+    fn unknown_key_is_named_with_its_line_and_nearest_key() {
+        let err = parse("model = \"m\"\nmax_batchh = 4\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("line 2")
+                && err.contains("max_batchh")
+                && err.contains("did you mean `max_batch`?"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn bad_values_name_their_key() {
+        let err = parse("model = \"m\"\nmax_batch = 0\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("`max_batch`"), "{err}");
+        let err = parse("model = \"m\"\ndtype = \"f8\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("`dtype`") && err.contains("f8"), "{err}");
+        let err = parse("model = \"m\"\nlisten = \"nowhere\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("listen"), "{err}");
+        let err = parse("model = \"m\"\n[adapters]\nm = \"a\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("adapters.m"), "{err}");
+    }
+}

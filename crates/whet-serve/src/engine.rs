@@ -1,0 +1,368 @@
+//! The engine: one dedicated OS thread owns the model (candle on the CPU; no async runtime
+//! here) and decodes every running sequence one token per step.
+//!
+//! Scheduling follows continuous batching: requests arrive as [`Job`]s through a bounded
+//! channel; between two decode steps the loop admits waiting jobs while fewer than `max_batch`
+//! sequences run, so a new request never waits for the others to finish, and a finished one
+//! frees its slot at once. The channel's capacity is the queue (`max_queue`): when it is full,
+//! [`EngineHandle::submit`] says so and the HTTP layer answers 429. A job whose event receiver is
+//! gone (the client disconnected) or whose `cancel` flag is set (the caller saw a stop string) is
+//! dropped before the next step, queued or running.
+//!
+//! Each sequence owns its KV cache and is stepped with its own forward call within a step, the
+//! first one over the whole prompt (prefill), so a sequence's tokens are exactly those of
+//! [`whet_models::generate`] for the same prompt and settings. Running sequences with different
+//! adapters is a matter of installing each one's [`LoraSet`] before its forward; sequences are
+//! ordered by adapter within a step so each set is installed once per step. What this does not
+//! do yet, and is the next step: one batched forward over sequences of different lengths
+//! (padded or ragged attention with per-sequence positions and caches), which is where
+//! batching pays on the CPU and the GPU; and chunked prefill, so a long prompt does not stall
+//! the running sequences for a whole step.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TryRecvError, TrySendError};
+use std::sync::Arc;
+
+use candle_core::Tensor;
+use tokio::sync::mpsc::UnboundedSender;
+use whet_models::{CausalLm, FinishReason, GenerationParams, KvCache, Sampler};
+
+use crate::error::{Error, Result};
+use crate::lora_set::LoraSet;
+
+/// One sequence to generate.
+#[derive(Debug)]
+pub struct Job {
+    /// Prompt token ids (at least one).
+    pub prompt: Vec<u32>,
+    /// Index into the engine's adapters; `None` is the base model.
+    pub adapter: Option<usize>,
+    pub params: GenerationParams,
+    /// Report the chosen token's log-probability and this many alternatives.
+    pub top_logprobs: Option<usize>,
+    /// Which choice of the request this is; events carry it back.
+    pub index: usize,
+    /// Where events go. Dropping the receiver cancels the job.
+    pub events: UnboundedSender<Event>,
+    /// Set by the caller to cancel this job alone (its receiver may serve other choices).
+    pub cancel: Arc<AtomicBool>,
+}
+
+impl Job {
+    fn cancelled(&self) -> bool {
+        self.events.is_closed() || self.cancel.load(Ordering::Relaxed)
+    }
+}
+
+/// What the engine reports about a job.
+#[derive(Debug, Clone)]
+pub struct Event {
+    pub index: usize,
+    pub kind: EventKind,
+}
+
+#[derive(Debug, Clone)]
+pub enum EventKind {
+    /// A generated token (end-of-sequence tokens are not reported; they end the job).
+    Token {
+        id: u32,
+        logprobs: Option<TokenLogprobs>,
+    },
+    /// The job ended; `completion_tokens` counts every generated token, end-of-sequence included.
+    Done {
+        finish: FinishReason,
+        completion_tokens: usize,
+    },
+    Failed {
+        message: String,
+    },
+}
+
+/// Natural-log probabilities under the model's distribution (before temperature and filters).
+#[derive(Debug, Clone, PartialEq)]
+pub struct TokenLogprobs {
+    pub logprob: f32,
+    /// The most likely tokens, most likely first.
+    pub top: Vec<(u32, f32)>,
+}
+
+/// Counters the engine keeps up to date, for readiness and monitoring.
+#[derive(Debug, Default)]
+pub struct EngineStats {
+    /// Jobs submitted and not yet taken by the engine.
+    pub queued: AtomicUsize,
+    /// Sequences running.
+    pub active: AtomicUsize,
+    pub completed: AtomicU64,
+    /// Jobs dropped because their receiver went away.
+    pub cancelled: AtomicU64,
+    pub generated_tokens: AtomicU64,
+    pub running: AtomicBool,
+}
+
+/// Why a job was not accepted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SubmitError {
+    /// `max_queue` jobs are already waiting.
+    QueueFull,
+    /// The engine thread has stopped.
+    Stopped,
+}
+
+/// The HTTP side's end of the engine; cheap to clone.
+#[derive(Clone)]
+pub struct EngineHandle {
+    jobs: SyncSender<Job>,
+    pub stats: Arc<EngineStats>,
+}
+
+impl EngineHandle {
+    /// Starts the engine thread for `model` (without adapters attached) and `adapters`.
+    pub fn spawn(
+        model: CausalLm,
+        adapters: Vec<LoraSet>,
+        max_batch: usize,
+        max_queue: usize,
+    ) -> Result<Self> {
+        let (jobs, rx) = sync_channel(max_queue);
+        let stats = Arc::new(EngineStats::default());
+        stats.running.store(true, Ordering::SeqCst);
+        let engine = Engine {
+            model,
+            adapters,
+            installed: None,
+            max_batch: max_batch.max(1),
+            stats: stats.clone(),
+        };
+        std::thread::Builder::new()
+            .name("whet-engine".into())
+            .spawn(move || engine.run(rx))
+            .map_err(Error::EngineThread)?;
+        Ok(Self { jobs, stats })
+    }
+
+    /// Queues `job`, or says why not (the job is dropped then).
+    pub fn submit(&self, job: Job) -> std::result::Result<(), SubmitError> {
+        // Count first so the engine's decrement can never run before the increment.
+        self.stats.queued.fetch_add(1, Ordering::SeqCst);
+        match self.jobs.try_send(job) {
+            Ok(()) => Ok(()),
+            Err(e) => {
+                self.stats.queued.fetch_sub(1, Ordering::SeqCst);
+                Err(match e {
+                    TrySendError::Full(_) => SubmitError::QueueFull,
+                    TrySendError::Disconnected(_) => SubmitError::Stopped,
+                })
+            }
+        }
+    }
+
+    pub fn is_running(&self) -> bool {
+        self.stats.running.load(Ordering::SeqCst)
+    }
+}
+
+struct Engine {
+    /// The base model; `installed` says which adapter its projections hold now.
+    model: CausalLm,
+    adapters: Vec<LoraSet>,
+    installed: Option<usize>,
+    max_batch: usize,
+    stats: Arc<EngineStats>,
+}
+
+/// Marks the engine stopped however its thread ends, panics included.
+struct RunningGuard(Arc<EngineStats>);
+
+impl Drop for RunningGuard {
+    fn drop(&mut self) {
+        self.0.running.store(false, Ordering::SeqCst);
+    }
+}
+
+struct Sequence {
+    job: Job,
+    sampler: Sampler,
+    cache: KvCache,
+    /// Prompt and generated tokens, for the repetition penalty.
+    context: Vec<u32>,
+    /// Tokens to feed next: the prompt at first, then the last generated token.
+    pending: Vec<u32>,
+    generated: usize,
+    done: bool,
+}
+
+impl Engine {
+    fn run(mut self, jobs: Receiver<Job>) {
+        let _guard = RunningGuard(self.stats.clone());
+        let mut running: Vec<Sequence> = Vec::new();
+        let mut open = true;
+        loop {
+            // Admit waiting jobs between steps; block only when there is nothing to do.
+            while open && running.len() < self.max_batch {
+                let next = if running.is_empty() {
+                    jobs.recv().map_err(|_| TryRecvError::Disconnected)
+                } else {
+                    jobs.try_recv()
+                };
+                match next {
+                    Ok(job) => {
+                        self.stats.queued.fetch_sub(1, Ordering::SeqCst);
+                        if let Some(seq) = self.admit(job) {
+                            running.push(seq);
+                        }
+                    }
+                    Err(TryRecvError::Empty) => break,
+                    Err(TryRecvError::Disconnected) => open = false,
+                }
+            }
+            if running.is_empty() && !open {
+                return;
+            }
+            for seq in &mut running {
+                if seq.job.cancelled() {
+                    seq.done = true;
+                    self.stats.cancelled.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+            running.retain(|s| !s.done);
+            self.stats.active.store(running.len(), Ordering::Relaxed);
+            // Stable: sequences of one adapter keep their arrival order.
+            running.sort_by_key(|s| s.job.adapter);
+            for seq in &mut running {
+                if self.installed != seq.job.adapter {
+                    LoraSet::install(
+                        &mut self.model,
+                        seq.job.adapter.and_then(|i| self.adapters.get(i)),
+                    );
+                    self.installed = seq.job.adapter;
+                }
+                self.step(seq);
+            }
+            running.retain(|s| !s.done);
+            self.stats.active.store(running.len(), Ordering::Relaxed);
+        }
+    }
+
+    /// A running sequence for `job`, or `None` when it is already cancelled or cannot start.
+    fn admit(&self, job: Job) -> Option<Sequence> {
+        if job.cancelled() {
+            self.stats.cancelled.fetch_add(1, Ordering::Relaxed);
+            return None;
+        }
+        let fail = |job: &Job, message: String| {
+            let _ = job.events.send(Event {
+                index: job.index,
+                kind: EventKind::Failed { message },
+            });
+        };
+        if job.prompt.is_empty() || job.params.max_new_tokens == 0 {
+            fail(&job, "the prompt has no tokens or max_tokens is 0".into());
+            return None;
+        }
+        let sampler = match Sampler::new(job.params.sampling.clone()) {
+            Ok(s) => s,
+            Err(e) => {
+                fail(&job, e.to_string());
+                return None;
+            }
+        };
+        Some(Sequence {
+            sampler,
+            cache: self.model.new_cache(),
+            context: job.prompt.clone(),
+            pending: job.prompt.clone(),
+            generated: 0,
+            done: false,
+            job,
+        })
+    }
+
+    /// One forward pass and one sampled token for `seq`; reports it and whether it ended.
+    fn step(&self, seq: &mut Sequence) {
+        let (index, events) = (seq.job.index, &seq.job.events);
+        let send = |kind: EventKind| {
+            let _ = events.send(Event { index, kind });
+        };
+        let row = match self.next_logits(&seq.pending, &mut seq.cache) {
+            Ok(row) => row,
+            Err(e) => {
+                send(EventKind::Failed {
+                    message: e.to_string(),
+                });
+                seq.done = true;
+                return;
+            }
+        };
+        let token = seq.sampler.sample(&row, &seq.context);
+        seq.context.push(token);
+        seq.generated += 1;
+        self.stats.generated_tokens.fetch_add(1, Ordering::Relaxed);
+        let finish = if seq.job.params.eos_token_ids.contains(&token) {
+            Some(FinishReason::Eos)
+        } else {
+            let logprobs = seq.job.top_logprobs.map(|k| logprobs(&row, token, k));
+            send(EventKind::Token {
+                id: token,
+                logprobs,
+            });
+            (seq.generated >= seq.job.params.max_new_tokens).then_some(FinishReason::Length)
+        };
+        match finish {
+            Some(finish) => {
+                send(EventKind::Done {
+                    finish,
+                    completion_tokens: seq.generated,
+                });
+                self.stats.completed.fetch_add(1, Ordering::Relaxed);
+                seq.done = true;
+            }
+            None => seq.pending = vec![token],
+        }
+    }
+
+    /// Logits of the next token after `input`, extending `cache`.
+    fn next_logits(&self, input: &[u32], cache: &mut KvCache) -> whet_models::Result<Vec<f32>> {
+        let input = Tensor::new(input, self.model.device())?.unsqueeze(0)?;
+        Ok(self
+            .model
+            .forward_last(&input, cache)?
+            .squeeze(0)?
+            .to_vec1()?)
+    }
+}
+
+/// Log-softmax of `logits` at `token`, and the `k` most likely tokens (ties: lower id first).
+pub fn logprobs(logits: &[f32], token: u32, k: usize) -> TokenLogprobs {
+    let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let log_sum = logits.iter().map(|l| (l - max).exp()).sum::<f32>().ln() + max;
+    let at = |i: usize| logits.get(i).map_or(f32::NEG_INFINITY, |l| l - log_sum);
+    let mut order: Vec<usize> = (0..logits.len()).collect();
+    let k = k.min(logits.len());
+    if k > 0 {
+        order.select_nth_unstable_by(k - 1, |&a, &b| {
+            logits[b].total_cmp(&logits[a]).then(a.cmp(&b))
+        });
+    }
+    order.truncate(k);
+    order.sort_by(|&a, &b| logits[b].total_cmp(&logits[a]).then(a.cmp(&b)));
+    TokenLogprobs {
+        logprob: at(token as usize),
+        top: order.into_iter().map(|i| (i as u32, at(i))).collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn logprobs_are_a_log_softmax_with_the_best_first() {
+        let lp = logprobs(&[0.0, (3.0f32).ln(), 0.0], 1, 2);
+        // softmax = [0.2, 0.6, 0.2]
+        assert!((lp.logprob - 0.6f32.ln()).abs() < 1e-6);
+        assert_eq!(lp.top.len(), 2);
+        assert_eq!((lp.top[0].0, lp.top[1].0), (1, 0));
+        assert!((lp.top[1].1 - 0.2f32.ln()).abs() < 1e-6);
+    }
+}
