@@ -26,8 +26,9 @@ It writes, deterministically (re-running gives identical files), under tests/gol
                        dpo_hinge, dpo_sigmoid_label_smoothing_0.1, dpo_robust_label_smoothing_0.1,
                        orpo, simpo) and per reference model (dpo_sigmoid_reference_start_adapter:
                        a frozen copy of lora_init; dpo_sigmoid_full: full fine-tuning against a
-                       frozen copy of the base): per-step loss, rewards, logps, grad norm, the
-                       exact batches; hyperparameters; step 0 recomputed by hand from full logits.
+                       frozen copy of the base), and sigmoid + TRL's "sft" loss (RPO,
+                       dpo_sigmoid_sft): per-step loss, rewards, logps, grad norm, the exact
+                       batches; hyperparameters; step 0 recomputed by hand from full logits.
 * MANIFEST.json (tests/golden/)   adds the "dpo_goldens" section and the dpo/ file entries; the
                        other generators' entries and sections are kept.
 
@@ -488,7 +489,8 @@ def per_token_logps(model, ids, attn, target_mask):
 
 
 @torch.no_grad()
-def check_dpo_step0(run: dict, loss_type: str, label_smoothing: float, reference: str = "base") -> dict:
+def check_dpo_step0(run: dict, loss_type: str, label_smoothing: float, reference: str = "base",
+                    sft_weight: float = 0.0) -> dict:
     b = run["steps"][0]["batch"]
     ids, attn, comp = (torch.tensor(b[k]) for k in ("input_ids", "attention_mask", "completion_mask"))
     pm = (load_base() if reference == "full" else PeftModel.from_pretrained(load_base(), str(OUT / "lora_init"))).eval()
@@ -511,8 +513,12 @@ def check_dpo_step0(run: dict, loss_type: str, label_smoothing: float, reference
     elif loss_type == "robust":
         e = label_smoothing
         losses = (-(1 - e) * F.logsigmoid(BETA * delta) + e * F.logsigmoid(-BETA * delta)) / (1 - 2 * e)
+    loss = losses.mean()
+    if sft_weight:  # + sft_weight * mean NLL over every chosen completion token of the batch
+        chosen_tok = per_token_logps(pm, ids[:n], attn[:n], comp[:n])
+        loss = loss + sft_weight * -(chosen_tok.sum() / comp[:n, 1:].sum())
     got = run["steps"][0]
-    mine = {"loss": float(losses.mean()), "rewards/chosen": float((BETA * (pc - rc)).mean()),
+    mine = {"loss": float(loss), "rewards/chosen": float((BETA * (pc - rc)).mean()),
             "rewards/rejected": float((BETA * (pr - rr)).mean()), "logps/chosen": float(pc.mean()),
             "logps/rejected": float(pr.mean())}
     worst = max(abs(mine[k] - got[k]) / max(1.0, abs(got[k])) for k in mine)
@@ -619,15 +625,18 @@ def main() -> None:
         ("dpo_robust_label_smoothing_0.1", dict(loss_type=["robust"], label_smoothing=0.1)),
         ("dpo_sigmoid_reference_start_adapter", dict(loss_type=["sigmoid"], reference="start_adapter")),
         ("dpo_sigmoid_full", dict(loss_type=["sigmoid"], reference="full")),
+        ("dpo_sigmoid_sft", dict(loss_type=["sigmoid", "sft"], loss_weights=[1.0, 0.5])),
     ]
     for name, kw in dpo_specs:
         print(f"== {name}")
         run = run_dpo(name, init_sd, tok, train_ids, **kw)
         ls = kw.get("label_smoothing", 0.0)
         reference = kw.pop("reference", "base")
-        check = check_dpo_step0(run, kw["loss_type"][0], ls, reference)
+        sft_weight = kw["loss_weights"][1] if "sft" in kw["loss_type"] else 0.0
+        check = check_dpo_step0(run, kw["loss_type"][0], ls, reference, sft_weight)
         runs[name] = {"hyperparameters": {**hyper, "beta": BETA, "loss_type": kw["loss_type"][0],
-                                          "label_smoothing": ls, "reference": reference}, **run, "step0_check": check}
+                                          "label_smoothing": ls, "reference": reference, "sft_weight": sft_weight},
+                      **run, "step0_check": check}
         for s in run["steps"]:
             print(f"   step {s['step']}: loss {s['loss']:.6f} margin {s['rewards/margins']:+.6f} "
                   f"grad_norm {s['grad_norm']:.4f}")
@@ -730,6 +739,8 @@ def write_manifest(runs: dict) -> None:
             "ipo": "mean of ((logratio_chosen / n_chosen - logratio_rejected / n_rejected) - 1/(2*beta))^2 where "
             "logratio = logp - ref_logp and n = number of completion tokens (IPO is normalised by length in TRL)",
             "hinge": "mean of relu(1 - beta * delta)",
+            "sft": "loss_type=['sigmoid', 'sft'], loss_weights=[1, w] (RPO; TRL 1.16 has no rpo_alpha any more): "
+            "sigmoid + w * the mean over every chosen completion token of the batch of -logp",
             "rewards": "DPO: rewards/chosen = mean over pairs of beta*(logp_chosen - ref_logp_chosen), likewise "
             "rejected; margins = mean of their difference; accuracies = mean of (chosen reward > rejected reward); "
             "logps/chosen, logps/rejected = mean over pairs of the policy's summed logps",

@@ -95,6 +95,9 @@ pub struct DpoSection {
     pub reference: ReferenceChoice,
     /// Full fine-tuning: the reference model directory (default: `model`, loaded a second time).
     pub reference_model: Option<PathBuf>,
+    /// RPO: adds this weight × the mean NLL of the chosen completions to a DPO-style loss (TRL:
+    /// `loss_type = [loss, "sft"]`); keeps the chosen answers likely as the margin grows.
+    pub sft_weight: f64,
     /// Score every pair with the reference once before training (TRL's
     /// `precompute_ref_log_probs`) instead of in every step; frees a full-fine-tuning reference
     /// model before the first step.
@@ -123,11 +126,17 @@ impl Default for DpoSection {
             reference: ReferenceChoice::Start,
             reference_model: None,
             precompute_reference: false,
+            sft_weight: 0.0,
         }
     }
 }
 
 impl DpoSection {
+    /// The loss with the optional SFT term.
+    pub fn objective(&self) -> crate::dpo_loss::PreferenceObjective {
+        crate::dpo_loss::PreferenceObjective { loss: self.loss(), sft_weight: self.sft_weight }
+    }
+
     /// The loss with its hyperparameters.
     pub fn loss(&self) -> crate::dpo_loss::PreferenceLoss {
         use crate::dpo_loss::PreferenceLoss as L;
@@ -372,6 +381,9 @@ impl TrainConfig {
             }
             if !(d.beta > 0.0 && d.beta.is_finite()) || d.orpo_lambda.is_nan() || d.orpo_lambda < 0.0 || !d.simpo_gamma.is_finite() {
                 return Err("`dpo.beta` must be > 0, `dpo.orpo_lambda` >= 0 and `dpo.simpo_gamma` finite".into());
+            }
+            if !(d.sft_weight >= 0.0 && d.sft_weight.is_finite()) || (d.sft_weight > 0.0 && !d.loss().needs_reference()) {
+                return Err(format!("`dpo.sft_weight` must be >= 0 and is for the DPO losses (sigmoid, ipo, hinge, robust); ORPO has its own NLL term (got {} with loss {:?})", d.sft_weight, d.loss));
             }
             if !(0.0..0.5).contains(&d.label_smoothing) {
                 return Err(format!("`dpo.label_smoothing` must be in [0, 0.5), got {}", d.label_smoothing));

@@ -44,6 +44,22 @@ pub enum PreferenceLoss {
     Simpo { beta: f64, gamma: f64 },
 }
 
+/// A preference loss plus, optionally, the SFT term of RPO: `sft_weight` × the mean negative
+/// log-likelihood over every chosen completion token of the batch (TRL 1.16:
+/// `loss_type = [loss, "sft"]`, `loss_weights = [1, sft_weight]`), which keeps the chosen
+/// answers likely while the margin grows.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PreferenceObjective {
+    pub loss: PreferenceLoss,
+    pub sft_weight: f64,
+}
+
+impl From<PreferenceLoss> for PreferenceObjective {
+    fn from(loss: PreferenceLoss) -> Self {
+        Self { loss, sft_weight: 0.0 }
+    }
+}
+
 impl PreferenceLoss {
     /// Whether the loss compares against a reference model.
     pub fn needs_reference(&self) -> bool {
@@ -182,7 +198,13 @@ fn mean_f64(t: &Tensor) -> Result<f64> {
 
 /// The batch's loss (a scalar tensor, mean over pairs, with its graph) and its metrics.
 /// `model` is `&mut` only to swap adapters for the reference pass.
-pub fn preference_loss(model: &mut CausalLm, batch: &PreferenceBatch, loss: PreferenceLoss, reference: &Reference) -> Result<(Tensor, PreferenceMetrics)> {
+pub fn preference_loss(
+    model: &mut CausalLm,
+    batch: &PreferenceBatch,
+    objective: impl Into<PreferenceObjective>,
+    reference: &Reference,
+) -> Result<(Tensor, PreferenceMetrics)> {
+    let PreferenceObjective { loss, sft_weight } = objective.into();
     let n = batch.pairs();
     let reference = if loss.needs_reference() { reference.logps(model, batch)? } else { None };
     let token_lp = token_log_probs(model, batch)?;
@@ -224,6 +246,11 @@ pub fn preference_loss(model: &mut CausalLm, batch: &PreferenceBatch, loss: Pref
     let mut total = losses.mean_all()?;
     if let Some(nll) = extra {
         total = (nll + total)?;
+    }
+    if sft_weight != 0.0 {
+        let (c_len, c_sum) = (&lengths[..n], sums.narrow(0, 0, n)?);
+        let nll = (c_sum.sum_all()?.neg()? / c_len.iter().sum::<f64>().max(1.0))?;
+        total = (total + (nll * sft_weight)?)?;
     }
     let margins = (&chosen_rewards - &rejected_rewards)?;
     let accuracies = chosen_rewards.gt(&rejected_rewards)?.to_dtype(candle_core::DType::F32)?;
@@ -291,9 +318,10 @@ pub fn preference_gradients(
     model: &mut CausalLm,
     params: &[Param],
     micro_batches: &[PreferenceBatch],
-    loss: PreferenceLoss,
+    objective: impl Into<PreferenceObjective>,
     reference: &Reference,
 ) -> Result<(PreferenceMetrics, HashMap<String, Tensor>)> {
+    let objective = objective.into();
     let total_pairs: usize = micro_batches.iter().map(PreferenceBatch::pairs).sum();
     if total_pairs == 0 {
         return Err(Error::Batch("the step has no preference pairs".into()));
@@ -302,7 +330,7 @@ pub fn preference_gradients(
     let mut metrics = PreferenceMetrics::default();
     for batch in micro_batches {
         let w = batch.pairs() as f64 / total_pairs as f64;
-        let (l, m) = preference_loss(model, batch, loss, reference)?;
+        let (l, m) = preference_loss(model, batch, objective, reference)?;
         metrics.add_scaled(&m, w);
         let store = (l * w)?.backward()?;
         add_gradients(&mut grads, &store, params)?;

@@ -22,7 +22,7 @@ pub mod tensorboard;
 pub mod trainable;
 
 pub use accumulate::accumulate_gradients;
-pub use dpo_loss::{preference_gradients, preference_loss, PreferenceBatch, PreferenceLoss, PreferenceMetrics};
+pub use dpo_loss::{preference_gradients, preference_loss, PreferenceBatch, PreferenceLoss, PreferenceMetrics, PreferenceObjective};
 pub use adamw::{AdamW, AdamWConfig};
 pub use dpo_reference::Reference;
 pub use error::{Error, Result};

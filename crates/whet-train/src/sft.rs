@@ -39,7 +39,7 @@ use crate::checkpoint::{checkpoints, load_checkpoint, save_checkpoint, TrainStat
 use crate::config::{DpoLossType, Init, Method, ReferenceChoice, TrainConfig};
 use crate::dpo_reference::Reference;
 use crate::dataset::{load_examples, DatasetStats};
-use crate::dpo_loss::{preference_gradients, preference_loss, PreferenceBatch, PreferenceLoss};
+use crate::dpo_loss::{preference_gradients, preference_loss, PreferenceBatch, PreferenceObjective};
 use crate::error::{Error, Result};
 use crate::grad_clip::clip_grad_norm;
 use crate::loss::{cross_entropy_sum, Batch};
@@ -332,13 +332,13 @@ enum Examples {
     /// Token sequences with a target mask (`sft`, `cpt`).
     Lm(Vec<Tokenized>),
     /// Preference pairs and the loss to train them with (`dpo`).
-    Pairs(Vec<PairExample>, PreferenceLoss),
+    Pairs(Vec<PairExample>, PreferenceObjective),
 }
 
 /// One epoch's micro-batches.
 enum Batches {
     Lm(Vec<Batch>),
-    Pairs(Vec<PreferenceBatch>, PreferenceLoss),
+    Pairs(Vec<PreferenceBatch>, PreferenceObjective),
 }
 
 /// What one optimiser step's micro-batches give.
@@ -476,7 +476,7 @@ fn load(path: &Path, cfg: &TrainConfig, tok: &ModelTokenizer) -> Result<(Example
         _ => None,
     };
     let (pairs, stats) = load_pairs(path, &dpo, tok, eos)?;
-    Ok((Examples::Pairs(pairs, dpo.loss()), stats))
+    Ok((Examples::Pairs(pairs, dpo.objective()), stats))
 }
 
 /// Updates the early-stopping state with validation loss `v`; true when patience ran out.

@@ -4,7 +4,8 @@
 //! `tests/preference_golden.rs` checks the ids), clipping at 1.0, AdamW. Per-step loss, gradient
 //! norm and every reward/logps metric within 1e-4 relative (absolute 1e-6 near zero). DPO runs
 //! cover the three reference models (the base with adapters disabled, a frozen copy of the
-//! starting adapter, a frozen copy of the model for full fine-tuning), and the same steps with the
+//! starting adapter, a frozen copy of the model for full fine-tuning) and the SFT term (RPO), and
+//! the same steps with the
 //! reference log-probs precomputed before training.
 
 use std::path::{Path, PathBuf};
@@ -12,7 +13,7 @@ use std::path::{Path, PathBuf};
 use candle_core::{DType, Device};
 use serde_json::Value;
 use whet_models::CausalLm;
-use whet_train::{clip_grad_norm, full_params, lora_params, preference_gradients, AdamW, AdamWConfig, PreferenceBatch, PreferenceLoss, Reference};
+use whet_train::{clip_grad_norm, full_params, lora_params, preference_gradients, AdamW, AdamWConfig, PreferenceBatch, PreferenceLoss, PreferenceObjective, Reference};
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
@@ -111,7 +112,8 @@ fn check_run(name: &str, precompute: bool) -> f64 {
     let lr = opt_cfg["lr"].as_f64().unwrap();
     let mut worst = 0f64;
     for (i, (step, b)) in g["steps"].as_array().unwrap().iter().zip(&batches).enumerate() {
-        let (metrics, mut grads) = preference_gradients(&mut model, &params, std::slice::from_ref(b), loss, &reference).unwrap();
+        let objective = PreferenceObjective { loss, sft_weight: h["sft_weight"].as_f64().unwrap_or(0.0) };
+        let (metrics, mut grads) = preference_gradients(&mut model, &params, std::slice::from_ref(b), objective, &reference).unwrap();
         let norm = clip_grad_norm(&mut grads, h["max_grad_norm"].as_f64().unwrap()).unwrap();
         opt.step(&params, &grads, lr).unwrap();
         let mut got: Vec<(&str, f64)> = metrics.named().to_vec();
@@ -164,6 +166,11 @@ fn dpo_against_a_frozen_copy_of_the_starting_adapter_matches_trl() {
 #[test]
 fn full_fine_tuning_dpo_against_a_frozen_reference_model_matches_trl() {
     check_run("dpo_sigmoid_full", false);
+}
+
+#[test]
+fn dpo_with_the_sft_term_matches_trl_rpo() {
+    check_run("dpo_sigmoid_sft", false);
 }
 
 #[test]
