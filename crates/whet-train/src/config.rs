@@ -513,6 +513,9 @@ mod tests {
         let (_d, p) = write(&format!("{dpo}[lora]\n[dpo]\nreference_model = \"ref\"\n"));
         let err = TrainConfig::load(&p, &[]).unwrap_err().to_string();
         assert!(err.contains("`dpo.reference_model` is for full fine-tuning"), "{err}");
+        let (_d, p) = write(&format!("{dpo}[dpo]\nloss = \"orpo\"\nsft_weight = 1.0\n"));
+        let err = TrainConfig::load(&p, &[]).unwrap_err().to_string();
+        assert!(err.contains("dpo.sft_weight") && err.contains("ORPO has its own NLL"), "{err}");
         let (_d, p) = write(&format!("{dpo}[lora]\nr = 4\n[dpo]\nloss = \"ipo\"\n"));
         let c = TrainConfig::load(&p, &[]).unwrap();
         let d = c.dpo.unwrap();
