@@ -253,7 +253,10 @@ pub fn make_pairs(
                 continue;
             }
         };
-        let by = |c: &Candidate| if c.strong { strong.name.clone() } else { weak.map_or_else(String::new, |w| w.name.clone()) };
+        let by = |c: &Candidate| match weak {
+            Some(w) if !c.strong => w.name.clone(),
+            _ => strong.name.clone(),
+        };
         let mut provenance = json!({
             "source": format!("{}:{}", source.display(), p.line),
             "judge": judge.name(),
@@ -278,19 +281,16 @@ pub fn make_pairs(
     Ok((pairs, skipped))
 }
 
-/// `llm`: the judge sees the question, the reference (if any) and the two first answers of each
-/// side, in the order `swap` gives.
+/// `llm`: the judge sees the question, the reference (if any) and two answers, in the order
+/// `swap` gives: each side's first answer, or with one side only its first two samples.
 fn judge_llm(endpoint: &ChatEndpoint, rubric: &str, p: &Prompt, candidates: &[Candidate], swap: bool) -> Result<Verdict> {
-    let (Some(s), Some(w)) = (candidates.iter().find(|c| c.strong), candidates.iter().find(|c| !c.strong)) else {
-        // One side only: the first two samples.
-        return match candidates {
-            [a, b, ..] if a.text.trim() != b.text.trim() => judge_llm(endpoint, rubric, p, &[a.clone(), Candidate { strong: false, ..b.clone() }], swap),
-            _ => Ok(Verdict::Skip("identical answers")),
-        };
+    let pair = match (candidates.iter().find(|c| c.strong), candidates.iter().find(|c| !c.strong)) {
+        (Some(s), Some(w)) => Some((s, w)),
+        _ => candidates.first().zip(candidates.get(1)),
     };
-    if s.text.trim() == w.text.trim() {
+    let Some((s, w)) = pair.filter(|(s, w)| s.text.trim() != w.text.trim()) else {
         return Ok(Verdict::Skip("identical answers"));
-    }
+    };
     let (a, b) = if swap { (w, s) } else { (s, w) };
     let question = p.messages.iter().rev().find(|m| m["role"] == "user").and_then(|m| m["content"].as_str()).unwrap_or_default();
     let mut text = format!("Question: {question}\n\n");
