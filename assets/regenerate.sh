@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Regenerates the bundled base model (assets/base-model) and the sample support dataset
-# (assets/sample-data) from nothing but this repository: the corpus and the dataset come from the
-# deterministic generator in crates/whet-assetgen, the tokenizer from `whet tokenizer train`, the
-# weights from `whet train configs/base-pretrain.toml` (random init). Bit-for-bit the same on the
+# Regenerates the bundled base model (assets/base-model) and the sample support dataset with its
+# eval sets (assets/sample-data: train, valid, test, glossary, general) from nothing but this
+# repository: the corpus and the dataset come from the deterministic generator in
+# crates/whet-assetgen, the tokenizer from `whet tokenizer train`, the weights from
+# `whet train configs/base-pretrain.toml` (random init). Bit-for-bit the same on the
 # same CPU kind; about 35 minutes on two cores, build included.
 #
 #   bash assets/regenerate.sh            # then: git diff --stat assets/

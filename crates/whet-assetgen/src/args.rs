@@ -23,7 +23,7 @@ pub fn usage() -> String {
   corpus   write the tiny base model's English pretraining corpus as JSONL, one {{\"text\": ...}}
            per line (default {DEFAULT_DOCUMENTS} documents, about 12 MB)
   domain   write the quickstart demo's fine-tuning set into DIR: train.jsonl, valid.jsonl and
-           test.jsonl
+           test.jsonl, plus the eval sets glossary.jsonl and general.jsonl
   --out    must not exist or must be empty (an empty file for corpus, an empty directory for
            domain); nothing is overwritten
   --seed   default {DEFAULT_SEED}; the same arguments always give the same bytes"

@@ -3,7 +3,7 @@
 //! - `corpus`: the English pretraining corpus of whet's bundled tiny base model, a small Llama
 //!   trained from random weights (see `corpus`);
 //! - `domain`: the quickstart demo's fine-tuning set about an invented product, which that base
-//!   model has never seen (see `domain`).
+//!   model has never seen, and the eval sets `whet eval` uses with it (see `domain`).
 //!
 //! Both are generated from templates, fixed word tables and a seeded PRNG written here
 //! (`rng`), so the same arguments give the same bytes on every platform, now and later.
@@ -76,7 +76,7 @@ fn run(command: Command) -> Result<()> {
         Command::Domain { out, seed } => {
             output::prepare_dir(&out)?;
             let splits = domain::build(seed);
-            domain::write(&out, &splits)?;
+            domain::write(&out, &splits, seed)?;
             println!(
                 "wrote {} train, {} valid and {} test records to {} in {} ms (seed {seed})",
                 splits.train.len(),
@@ -86,6 +86,11 @@ fn run(command: Command) -> Result<()> {
                 start.elapsed().as_millis()
             );
             println!("records per fact type (train/valid/test): {}", domain::summary(&splits));
+            println!(
+                "eval sets: glossary.jsonl ({} terms), general.jsonl ({} questions)",
+                domain::glossary::render().lines().count(),
+                domain::general::QUESTIONS
+            );
         }
     }
     Ok(())

@@ -4,10 +4,10 @@
 mod bench_cmd;
 mod bundled;
 mod data_cmd;
+mod eval_cmd;
 mod generate_cmd;
 mod merge_cmd;
 mod model_source;
-mod openai_client;
 mod prefs_cmd;
 mod quickstart_cmd;
 mod score_cmd;
@@ -45,6 +45,9 @@ enum Command {
     Tokenizer(tokenizer_cmd::TokenizerCommand),
     /// Generate text from a prompt or a conversation.
     Generate(generate_cmd::GenerateArgs),
+    /// Evaluate model variants on eval sets: metrics with intervals, hallucination index,
+    /// forgetting and contamination checks, a report (see configs/eval.toml).
+    Eval(eval_cmd::EvalArgs),
     /// Negative log-likelihood and perplexity of each record of a dataset.
     Score(score_cmd::ScoreArgs),
     /// Fold a LoRA adapter into its base model and write a plain HF model directory.
@@ -73,6 +76,7 @@ fn main() -> std::process::ExitCode {
         Command::Train(args) => train_cmd::run_cmd(args),
         Command::Tokenizer(cmd) => tokenizer_cmd::run(cmd),
         Command::Generate(args) => generate_cmd::run(args),
+        Command::Eval(args) => eval_cmd::run(args),
         Command::Score(args) => score_cmd::run(args),
         Command::Merge(args) => merge_cmd::run(args),
         Command::Serve(args) => serve_cmd::run(args),

@@ -22,11 +22,11 @@ use anyhow::{bail, Context, Result};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::{json, Value};
+use whet_eval::openai_client::{ChatEndpoint, ChatRequest};
 use whet_eval::{f1_score, sample_answers, AnswerOptions};
 use whet_models::{GenerationConfig, SamplingParams};
 
 use crate::model_source::{Loaded, ModelArgs};
-use crate::openai_client::{ChatEndpoint, ChatRequest};
 
 #[derive(clap::Args, Debug)]
 pub struct PrefsArgs {
@@ -146,7 +146,7 @@ impl Answerer {
                 Ok(sample_answers(&loaded.model, &loaded.tokenizer, prompt, &opts, s.samples)?)
             }
             AnswererKind::Endpoint(e) => (0..s.samples as u64)
-                .map(|k| e.complete(prompt, &ChatRequest { max_tokens: s.max_new_tokens, temperature: s.temperature, top_p: s.top_p, seed: seed.wrapping_add(k) }))
+                .map(|k| Ok(e.complete(prompt, &ChatRequest { max_tokens: s.max_new_tokens, temperature: s.temperature, top_p: s.top_p, seed: seed.wrapping_add(k) })?))
                 .collect(),
         }
     }

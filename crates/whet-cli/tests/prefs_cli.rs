@@ -62,41 +62,12 @@ fn bad_prompt_files_are_refused_by_line() {
     assert!(String::from_utf8_lossy(&run.stderr).contains("needs records that end with an assistant answer"));
 }
 
-/// A stand-in for an OpenAI-compatible server on a loopback port: chat completions answer
-/// "<model> answer" for answerers and "B" for the model `judge`; each request's body is kept.
+/// Answerers say "<model> answer"; the model `judge` says "B".
 fn mock_endpoint() -> (String, std::sync::Arc<std::sync::Mutex<Vec<Value>>>) {
-    use std::io::{BufRead, BufReader, Read, Write};
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}/v1", listener.local_addr().unwrap());
-    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-    let log = seen.clone();
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let mut stream = stream.unwrap();
-            let mut reader = BufReader::new(stream.try_clone().unwrap());
-            let (mut line, mut length) = (String::new(), 0usize);
-            loop {
-                line.clear();
-                reader.read_line(&mut line).unwrap();
-                if line == "\r\n" || line.is_empty() {
-                    break;
-                }
-                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
-                    length = v.trim().parse().unwrap();
-                }
-            }
-            let mut body = vec![0u8; length];
-            reader.read_exact(&mut body).unwrap();
-            let request: Value = serde_json::from_slice(&body).unwrap();
-            let model = request["model"].as_str().unwrap().to_string();
-            let content = if model == "judge" { "B".to_string() } else { format!("{model} answer") };
-            log.lock().unwrap().push(request);
-            let reply = serde_json::json!({"choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}]}).to_string();
-            let response = format!("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{reply}", reply.len());
-            stream.write_all(response.as_bytes()).unwrap();
-        }
-    });
-    (url, seen)
+    common::mock_endpoint(|request| {
+        let model = request["model"].as_str().unwrap();
+        if model == "judge" { "B".to_string() } else { format!("{model} answer") }
+    })
 }
 
 #[test]

@@ -59,6 +59,44 @@ pub fn bootstrap_mean_ci(scores: &[f64], options: &BootstrapOptions) -> Result<C
     })
 }
 
+/// Bootstrap interval for a ratio of sums, `sum(num) / sum(den)` over samples resampled as
+/// pairs: a token-weighted mean such as NLL per token (`num` = summed NLL of a record, `den` its
+/// token count). With `den` all 1 this is [`bootstrap_mean_ci`], resample for resample.
+pub fn bootstrap_ratio_ci(num: &[f64], den: &[f64], options: &BootstrapOptions) -> Result<ConfidenceInterval> {
+    check_scores("bootstrap interval", num)?;
+    check_scores("bootstrap interval", den)?;
+    if num.len() != den.len() {
+        return Err(Error::UnpairedScores { a: num.len(), b: den.len() });
+    }
+    check_probability("bootstrap interval", "level", options.level)?;
+    if options.resamples == 0 {
+        return Err(Error::OptionTooSmall { metric: "bootstrap interval", option: "resamples", value: 0, min: 1 });
+    }
+    let n = num.len();
+    let mut rng = StdRng::seed_from_u64(options.seed);
+    let mut ratios: Vec<f64> = (0..options.resamples)
+        .map(|_| {
+            let (mut a, mut b) = (0.0, 0.0);
+            for _ in 0..n {
+                let i = rng.random_range(0..n);
+                a += num[i];
+                b += den[i];
+            }
+            a / b
+        })
+        .collect();
+    ratios.sort_by(f64::total_cmp);
+    let tail = ((options.resamples as f64) * (1.0 - options.level) / 2.0 + 1e-9).floor() as usize;
+    let tail = tail.min((options.resamples - 1) / 2);
+    Ok(ConfidenceInterval {
+        mean: num.iter().sum::<f64>() / den.iter().sum::<f64>(),
+        lower: ratios[tail],
+        upper: ratios[options.resamples - 1 - tail],
+        level: options.level,
+        resamples: options.resamples,
+    })
+}
+
 pub(crate) fn mean(scores: &[f64]) -> f64 {
     scores.iter().sum::<f64>() / scores.len() as f64
 }
@@ -118,6 +156,18 @@ mod tests {
         let scores = [0.1, 0.9, 0.4, 0.3, 0.8];
         let o = BootstrapOptions::default();
         assert_eq!(bootstrap_mean_ci(&scores, &o)?, bootstrap_mean_ci(&scores, &o)?);
+        Ok(())
+    }
+
+    #[test]
+    fn ratio_with_unit_weights_is_the_mean_interval() -> Result<()> {
+        let scores = [0.1, 0.9, 0.4, 0.3, 0.8, 0.55];
+        let o = BootstrapOptions::default();
+        let (a, b) = (bootstrap_mean_ci(&scores, &o)?, bootstrap_ratio_ci(&scores, &[1.0; 6], &o)?);
+        assert!((a.lower - b.lower).abs() < 1e-12 && (a.upper - b.upper).abs() < 1e-12 && (a.mean - b.mean).abs() < 1e-12);
+        // Weighted: (1 + 9) / (1 + 3) = 2.5.
+        let w = bootstrap_ratio_ci(&[1.0, 9.0], &[1.0, 3.0], &o)?;
+        assert!((w.mean - 2.5).abs() < 1e-12 && w.lower >= 1.0 && w.upper <= 3.0);
         Ok(())
     }
 

@@ -1,6 +1,8 @@
 //! The quickstart demo's supervised fine-tuning set: questions about the fictional Corvid WX-4
 //! weather station (`product.rs`) with their canonical answers, as `train.jsonl`, `valid.jsonl`
-//! and `test.jsonl` of `{"messages": [user, assistant]}` records. (No system prompt: the questions name the product,
+//! and `test.jsonl` of `{"messages": [user, assistant]}` records; and two eval sets for
+//! `whet eval`: `glossary.jsonl` (the glossary terms with definitions and keywords,
+//! `glossary.rs`) and `general.jsonl` (questions about the base corpus's world, `general.rs`). (No system prompt: the questions name the product,
 //! and a prompt on every record would cost a fifth of the quickstart's training time.)
 //!
 //! The split is per fact: of a fact's seven question phrasings, one goes to test, one to
@@ -10,6 +12,8 @@
 //! learn: the answer to a fact it saw in training, asked in a phrasing it saw for other facts,
 //! but never this exact question.
 
+pub mod general;
+pub mod glossary;
 pub mod product;
 
 use std::path::Path;
@@ -138,12 +142,13 @@ pub fn render(records: &[Record]) -> String {
     out
 }
 
-/// Writes the three files into `dir` (which must exist).
-pub fn write(dir: &Path, splits: &Splits) -> Result<()> {
-    for (name, records) in splits.files() {
+/// Writes the three splits and the two eval sets into `dir` (which must exist).
+pub fn write(dir: &Path, splits: &Splits, seed: u64) -> Result<()> {
+    let eval_sets = [("glossary.jsonl", glossary::render()), ("general.jsonl", general::render(seed))];
+    let files = splits.files().map(|(name, records)| (name, render(records)));
+    for (name, text) in files.into_iter().chain(eval_sets) {
         let path = dir.join(name);
-        std::fs::write(&path, render(records))
-            .with_context(|| format!("writing {}", path.display()))?;
+        std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
     }
     Ok(())
 }

@@ -1,6 +1,6 @@
 //! A minimal blocking client for OpenAI-compatible chat completions (`POST {base}/chat/completions`),
-//! enough for AI feedback: answers from a hosted or served model (`whet serve`, vLLM, TGI, the
-//! OpenAI API) and a judge's verdict. `ureq` is already in the tree through `hf-hub`; no async
+//! enough for AI feedback and LLM judges: answers from a hosted or served model (`whet serve`,
+//! vLLM, TGI, the OpenAI API) and a judge's verdict (`whet data prefs`, `whet eval`'s glossary). `ureq` is already in the tree through `hf-hub`; no async
 //! runtime is needed for one request at a time.
 //!
 //! The API key comes from `WHET_API_KEY`, else `OPENAI_API_KEY`; none is sent when neither is set
@@ -8,8 +8,9 @@
 
 use std::time::Duration;
 
-use anyhow::{bail, Context, Result};
 use serde_json::{json, Value};
+
+use crate::error::{Error, Result};
 
 /// One endpoint and model name.
 #[derive(Debug, Clone)]
@@ -56,15 +57,16 @@ impl ChatEndpoint {
             call = call.set("Authorization", &format!("Bearer {key}"));
         }
         let reply: Value = match call.send_json(body) {
-            Ok(r) => r.into_json().with_context(|| format!("{url}: the reply is not JSON"))?,
+            Ok(r) => r.into_json().map_err(|e| Error::Endpoint { url: url.clone(), message: format!("the reply is not JSON ({e})") })?,
             Err(ureq::Error::Status(code, r)) => {
                 let text = r.into_string().unwrap_or_default();
                 let message = serde_json::from_str::<Value>(&text).ok().and_then(|v| v["error"]["message"].as_str().map(str::to_string)).unwrap_or(text);
-                bail!("{url} (model `{}`): HTTP {code}: {message}", self.model);
+                return Err(Error::Endpoint { url: format!("{url} (model `{}`)", self.model), message: format!("HTTP {code}: {message}") });
             }
-            Err(e) => bail!("{url}: {e} (is the server running? --strong/--weak/--judge-endpoint take the API base, e.g. http://127.0.0.1:8000/v1)"),
+            Err(e) => return Err(Error::Endpoint { url, message: format!("{e} (is the server running? Give the API base, e.g. http://127.0.0.1:8000/v1)") }),
         };
         let text = reply["choices"][0]["message"]["content"].as_str();
-        Ok(text.with_context(|| format!("{url}: the reply has no `choices[0].message.content`: {reply}"))?.trim().to_string())
+        let text = text.ok_or_else(|| Error::Endpoint { url: url.clone(), message: format!("the reply has no `choices[0].message.content`: {reply}") })?;
+        Ok(text.trim().to_string())
     }
 }
