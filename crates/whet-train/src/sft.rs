@@ -1,5 +1,5 @@
-//! The training recipes — `sft` and `cpt` (causal-LM loss, LoRA or full fine-tuning) and `dpo`
-//! (preference losses, LoRA or full fine-tuning) — as one loop that reads top to bottom: setup, loop (micro-batches,
+//! The training recipes — `sft` and `cpt` (causal-LM loss) and `dpo` (preference losses), LoRA
+//! or full fine-tuning — as one loop that reads top to bottom: setup, loop (micro-batches,
 //! accumulation, clipping, schedule, evaluation, early stopping, checkpoints), save. `sft` and
 //! `cpt` differ only in their data and loss mask (`dataset.rs`), accumulated per token; `dpo`
 //! differs in its examples (pairs, `preference_data.rs`) and its per-step loss (`dpo_loss.rs`),
