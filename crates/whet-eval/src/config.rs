@@ -32,6 +32,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use whet_data::prep::config::{lexical_join, with_suggestion};
+
 use crate::error::{Error, Result};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -287,11 +289,11 @@ impl EvalConfig {
     /// relative paths.
     pub fn parse(text: &str, path: &Path, base: &Path) -> Result<Self> {
         let err = |message: String| Error::Config { path: path.to_path_buf(), message };
-        let mut c: EvalConfig = toml::from_str(text).map_err(|e| err(suggest(e.to_string().trim())))?;
+        let mut c: EvalConfig = toml::from_str(text).map_err(|e| err(with_suggestion(e.to_string().trim())))?;
         c.validate().map_err(err)?;
         let rel = |p: &mut PathBuf| {
             if p.is_relative() {
-                *p = lexical(&base.join(&*p));
+                *p = lexical_join(base, p);
             }
         };
         rel(&mut c.output_dir);
@@ -455,27 +457,6 @@ impl EvalSetConfig {
     }
 }
 
-/// `a/b/../c` as `a/c`, without touching the file system (so a path through a symlink may
-/// change meaning; the config's own paths are for reading, and reports read better without
-/// `configs/../`).
-fn lexical(path: &Path) -> PathBuf {
-    use std::path::Component;
-    let mut out = PathBuf::new();
-    for c in path.components() {
-        match c {
-            Component::CurDir => {}
-            Component::ParentDir if matches!(out.components().next_back(), Some(Component::Normal(_))) => {
-                out.pop();
-            }
-            other => out.push(other),
-        }
-    }
-    if out.as_os_str().is_empty() {
-        out.push(".");
-    }
-    out
-}
-
 fn unique<'a>(what: &str, names: impl Iterator<Item = &'a str>) -> std::result::Result<(), String> {
     let mut seen = BTreeSet::new();
     for name in names {
@@ -484,22 +465,6 @@ fn unique<'a>(what: &str, names: impl Iterator<Item = &'a str>) -> std::result::
         }
     }
     Ok(())
-}
-
-/// Adds "did you mean" to serde's unknown-field errors.
-fn suggest(message: &str) -> String {
-    let Some(rest) = message.split("unknown field `").nth(1) else { return message.to_string() };
-    let Some((field, expected)) = rest.split_once('`') else { return message.to_string() };
-    let best = expected
-        .split('`')
-        .skip(1)
-        .step_by(2)
-        .map(|candidate| (strsim::jaro_winkler(field, candidate), candidate))
-        .max_by(|a, b| a.0.total_cmp(&b.0));
-    match best {
-        Some((score, candidate)) if score > 0.7 => format!("{message} (did you mean `{candidate}`?)"),
-        _ => message.to_string(),
-    }
 }
 
 #[cfg(test)]
@@ -543,8 +508,6 @@ general = false
         assert_eq!(c.output_dir, Path::new("/cfg/out"));
         assert_eq!(c.variants[1].adapter.as_deref(), Some(Path::new("/cfg/adapters/a")));
         assert_eq!(c.variants[0].model.as_deref(), Some(Path::new("/cfg/models/base")));
-        assert_eq!(lexical(Path::new("configs/../assets/./base")), Path::new("assets/base"));
-        assert_eq!(lexical(Path::new("../../a/../b")), Path::new("../../b"));
         assert_eq!(c.eval_sets[0].path, Path::new("/cfg/qa.jsonl"));
         assert_eq!((c.ngram, c.max_new_tokens, c.uncertainty.resamples), (13, 64, 1000));
         match c.eval_sets[0].task() {

@@ -9,6 +9,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use whet_data::prep::config::with_suggestion;
+
 use crate::error::{Error, Result};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -306,7 +308,7 @@ impl TrainConfig {
         }
         let config: TrainConfig = toml::Value::Table(table)
             .try_into()
-            .map_err(|e: toml::de::Error| config_error(path, &suggest(&e.to_string())))?;
+            .map_err(|e: toml::de::Error| config_error(path, &with_suggestion(&e.to_string())))?;
         let mut config = config;
         config.validate().map_err(|m| config_error(path, &m))?;
         config.resolve_paths(base);
@@ -451,22 +453,6 @@ fn apply_override(table: &mut toml::Table, assignment: &str) -> std::result::Res
     }
     current.insert(last.to_string(), value);
     Ok(())
-}
-
-/// Adds "did you mean" to serde's unknown-field errors.
-fn suggest(message: &str) -> String {
-    let Some(rest) = message.split("unknown field `").nth(1) else { return message.to_string() };
-    let Some((field, expected)) = rest.split_once('`') else { return message.to_string() };
-    let best = expected
-        .split('`')
-        .skip(1)
-        .step_by(2)
-        .map(|candidate| (strsim::jaro_winkler(field, candidate), candidate))
-        .max_by(|a, b| a.0.total_cmp(&b.0));
-    match best {
-        Some((score, candidate)) if score > 0.7 => format!("{message} (did you mean `{candidate}`?)"),
-        _ => message.to_string(),
-    }
 }
 
 #[cfg(test)]

@@ -610,6 +610,19 @@ pub fn suggest(key: &str, candidates: &[&str]) -> String {
         .unwrap_or_default()
 }
 
+/// serde's "unknown field `x`, expected one of `a`, `b`" with " (did you mean `a`?)" added when
+/// one of the expected keys is close; any other message unchanged. For configs that report
+/// serde's message in their own error type.
+pub fn with_suggestion(message: &str) -> String {
+    let Some(rest) = message.split("unknown field `").nth(1) else { return message.to_string() };
+    let Some((field, expected)) = rest.split_once('`') else { return message.to_string() };
+    let candidates: Vec<&str> = expected.split('`').skip(1).step_by(2).collect();
+    match suggest(field, &candidates).strip_prefix("; ") {
+        Some(hint) => format!("{message} ({hint})"),
+        None => message.to_string(),
+    }
+}
+
 /// Turns a toml/serde error into one that names the line, the key and the nearest valid key.
 pub fn toml_error(e: &toml::de::Error, text: &str, path: &Path) -> Error {
     let location = e
