@@ -63,7 +63,13 @@ impl ChatEndpoint {
                 let message = serde_json::from_str::<Value>(&text).ok().and_then(|v| v["error"]["message"].as_str().map(str::to_string)).unwrap_or(text);
                 return Err(Error::Endpoint { url: format!("{url} (model `{}`)", self.model), message: format!("HTTP {code}: {message}") });
             }
-            Err(e) => return Err(Error::Endpoint { url, message: format!("{e} (is the server running? Give the API base, e.g. http://127.0.0.1:8000/v1)") }),
+            Err(ureq::Error::Transport(t)) => {
+                // The transport error's own text repeats the URL; keep its kind and detail.
+                let cause = std::error::Error::source(&t).map(|c| format!(": {c}")).unwrap_or_default();
+                let detail = t.message().map(|m| format!(": {m}")).unwrap_or_default() + &cause;
+                let message = format!("{}{detail} (is the server running? Give the API base, e.g. http://127.0.0.1:8000/v1)", t.kind());
+                return Err(Error::Endpoint { url, message });
+            }
         };
         let text = reply["choices"][0]["message"]["content"].as_str();
         let text = text.ok_or_else(|| Error::Endpoint { url: url.clone(), message: format!("the reply has no `choices[0].message.content`: {reply}") })?;

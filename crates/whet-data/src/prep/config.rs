@@ -614,6 +614,7 @@ pub fn suggest(key: &str, candidates: &[&str]) -> String {
 /// one of the expected keys is close; any other message unchanged. For configs that report
 /// serde's message in their own error type.
 pub fn with_suggestion(message: &str) -> String {
+    let message = message.trim_end();
     let Some(rest) = message.split("unknown field `").nth(1) else { return message.to_string() };
     let Some((field, expected)) = rest.split_once('`') else { return message.to_string() };
     let candidates: Vec<&str> = expected.split('`').skip(1).step_by(2).collect();
