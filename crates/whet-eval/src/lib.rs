@@ -5,6 +5,7 @@
 //! perplexity, multiple-choice and glossary (hallucination index) sets, with per-sample records,
 //! intervals, paired tests, a forgetting check, a contamination check and a report.
 
+pub mod agreement;
 pub mod answer;
 pub mod bleu;
 pub mod bootstrap;
