@@ -10,6 +10,7 @@ mod merge_cmd;
 mod model_source;
 mod prefs_cmd;
 mod quickstart_cmd;
+mod review_cmd;
 mod score_cmd;
 mod serve_cmd;
 mod tokenizer_cmd;
@@ -48,6 +49,10 @@ enum Command {
     /// Evaluate model variants on eval sets: metrics with intervals, hallucination index,
     /// forgetting and contamination checks, a report (see configs/eval.toml).
     Eval(eval_cmd::EvalArgs),
+    /// Human review of two variants' answers: a blind review page, then labels back into win
+    /// rates and preference pairs.
+    #[command(subcommand)]
+    Review(review_cmd::ReviewCommand),
     /// Negative log-likelihood and perplexity of each record of a dataset.
     Score(score_cmd::ScoreArgs),
     /// Fold a LoRA adapter into its base model and write a plain HF model directory.
@@ -77,6 +82,7 @@ fn main() -> std::process::ExitCode {
         Command::Tokenizer(cmd) => tokenizer_cmd::run(cmd),
         Command::Generate(args) => generate_cmd::run(args),
         Command::Eval(args) => eval_cmd::run(args),
+        Command::Review(cmd) => review_cmd::run(cmd),
         Command::Score(args) => score_cmd::run(args),
         Command::Merge(args) => merge_cmd::run(args),
         Command::Serve(args) => serve_cmd::run(args),

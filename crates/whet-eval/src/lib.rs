@@ -21,6 +21,8 @@ pub mod paired_test;
 pub mod porter;
 mod python_whitespace;
 pub mod report;
+pub mod review;
+pub mod review_import;
 pub mod rouge;
 pub mod runner;
 pub mod score;

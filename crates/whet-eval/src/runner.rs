@@ -260,7 +260,7 @@ fn evaluate_set(backend: &Backend, set: &LoadedSet) -> Result<SetRun> {
                     scores.insert(m.name().into(), json!(s));
                     column.push(s);
                 }
-                samples.push(json!({"index": index, "line": item.line, "prompt": rendered, "output": output, "answer": parsed, "reference": reference, "scores": scores}));
+                samples.push(json!({"index": index, "line": item.line, "messages": prompt, "prompt": rendered, "output": output, "answer": parsed, "reference": reference, "scores": scores}));
             }
             metrics.iter().zip(values).map(|(m, v)| metric(m.name(), v)).collect()
         }
@@ -312,7 +312,7 @@ fn evaluate_set(backend: &Backend, set: &LoadedSet) -> Result<SetRun> {
                 let (rendered, output) = backend.answer(&messages).map_err(at(item))?;
                 let parsed = output.trim();
                 let mut sample = json!({
-                    "index": index, "line": item.line, "term": term, "prompt": rendered, "output": output, "answer": parsed,
+                    "index": index, "line": item.line, "term": term, "messages": messages, "prompt": rendered, "output": output, "answer": parsed,
                     "reference": definition, "keywords": keywords, "judge": judge.name(),
                 });
                 let (correct, score) = match llm {

@@ -12,7 +12,7 @@ fn golden() -> Value {
 }
 
 fn labels(v: &Value) -> Vec<String> {
-    v.as_array().unwrap().iter().map(|x| x.as_str().unwrap().to_string()).collect()
+    v.as_array().expect("a list of labels").iter().map(|x| x.as_str().expect("a label").to_string()).collect()
 }
 
 #[test]
