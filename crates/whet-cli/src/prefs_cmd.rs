@@ -23,6 +23,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::{json, Value};
 use whet_eval::openai_client::{ChatEndpoint, ChatRequest};
+use whet_eval::pairwise::{judge_pair, Pick, DEFAULT_PAIRWISE_RUBRIC};
 use whet_eval::{f1_score, sample_answers, AnswerOptions};
 use whet_models::{GenerationConfig, SamplingParams};
 
@@ -159,10 +160,6 @@ pub enum Judge {
     Llm { endpoint: ChatEndpoint, rubric: String },
 }
 
-const DEFAULT_RUBRIC: &str = "You compare two answers to the same question. The better answer is correct, \
-answers what was asked, and says nothing that the reference answer (when given) contradicts or lacks. \
-Reply with one letter: A if answer A is better, B if answer B is better.";
-
 impl Judge {
     fn name(&self) -> &'static str {
         match self {
@@ -206,16 +203,6 @@ fn judge_reference(candidates: &[Candidate], reference: Option<&str>) -> Verdict
         (Some(b), Some(w)) if b.0 > w.0 => Verdict::Pair { chosen: b.1.clone(), rejected: w.1.clone(), scores: Some((b.0, w.0)) },
         (Some(_), Some(_)) if candidates.iter().all(|c| c.text.trim() == candidates[0].text.trim()) => Verdict::Skip("identical answers"),
         _ => Verdict::Skip("tie"),
-    }
-}
-
-/// The judge's letter: the first `A` or `B` standing alone at the start of its reply.
-fn parse_letter(reply: &str) -> Option<char> {
-    let word = reply.trim().trim_start_matches(|c: char| !c.is_alphanumeric()).split(|c: char| !c.is_alphanumeric()).next()?;
-    match word {
-        "A" | "a" => Some('A'),
-        "B" | "b" => Some('B'),
-        _ => None,
     }
 }
 
@@ -293,16 +280,11 @@ fn judge_llm(endpoint: &ChatEndpoint, rubric: &str, p: &Prompt, candidates: &[Ca
     };
     let (a, b) = if swap { (w, s) } else { (s, w) };
     let question = p.messages.iter().rev().find(|m| m["role"] == "user").and_then(|m| m["content"].as_str()).unwrap_or_default();
-    let mut text = format!("Question: {question}\n\n");
-    if let Some(r) = &p.reference {
-        text += &format!("Reference answer: {r}\n\n");
-    }
-    text += &format!("Answer A: {}\n\nAnswer B: {}\n\nWhich answer is better? Reply with A or B.", a.text, b.text);
-    let messages = [json!({"role": "system", "content": rubric}), json!({"role": "user", "content": text})];
-    let reply = endpoint.complete(&messages, &ChatRequest { max_tokens: 8, temperature: 0.0, top_p: None, seed: 0 })?;
-    Ok(match parse_letter(&reply) {
-        Some('A') => Verdict::Pair { chosen: a.clone(), rejected: b.clone(), scores: None },
-        Some(_) => Verdict::Pair { chosen: b.clone(), rejected: a.clone(), scores: None },
+    let (pick, _) = judge_pair(endpoint, rubric, question, p.reference.as_deref(), &a.text, &b.text)?;
+    Ok(match pick {
+        Some(Pick::A) => Verdict::Pair { chosen: a.clone(), rejected: b.clone(), scores: None },
+        Some(Pick::B) => Verdict::Pair { chosen: b.clone(), rejected: a.clone(), scores: None },
+        Some(Pick::Tie) => Verdict::Skip("tie"),
         None => Verdict::Skip("no verdict from the judge"),
     })
 }
@@ -328,7 +310,7 @@ pub fn run(args: PrefsArgs) -> Result<()> {
             let url = args.judge_endpoint.as_deref().context("--judge llm needs --judge-endpoint URL (an OpenAI-compatible API base)")?;
             let rubric = match &args.judge_rubric {
                 Some(path) => std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?,
-                None => DEFAULT_RUBRIC.to_string(),
+                None => DEFAULT_PAIRWISE_RUBRIC.to_string(),
             };
             Judge::Llm { endpoint: ChatEndpoint::new(url, &args.judge_model), rubric }
         }
@@ -425,14 +407,5 @@ mod tests {
             judge_reference(&[c("green", true), c("blue sky", true), c("blue", true)], Some("blue")),
             Verdict::Pair { chosen: c("blue", true), rejected: c("green", true), scores: Some((1.0, 0.0)) }
         );
-    }
-
-    #[test]
-    fn the_judges_letter_is_read_from_the_start_of_its_reply() {
-        assert_eq!(parse_letter("A"), Some('A'));
-        assert_eq!(parse_letter(" **B**, because"), Some('B'));
-        assert_eq!(parse_letter("b."), Some('B'));
-        assert_eq!(parse_letter("Answer A"), None);
-        assert_eq!(parse_letter(""), None);
     }
 }

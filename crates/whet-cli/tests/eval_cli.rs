@@ -244,6 +244,9 @@ fn bad_eval_inputs_are_refused_naming_file_and_line_or_key() {
     let e = cfg(&format!("[[eval_sets]]\nname = \"t\"\nkind = \"generation\"\npath = \"{}\"\n\n[[variants]]\nname = \"x\"\nmodel = \"{}\"\nadapter = \"{}\"\n", s(&d.test), s(&model), s(dir)));
     assert!(e.contains("variants[1] (`x`)") && e.contains("not a PEFT adapter directory"), "{e}");
 
+    let e = cfg(&format!("[pairwise_judge]\nendpoint = \"http://127.0.0.1:9/v1\"\nmodel = \"j\"\n\n[[eval_sets]]\nname = \"t\"\nkind = \"generation\"\npath = \"{}\"\n", s(&d.test)));
+    assert!(e.contains("`pairwise_judge` compares variants with the first (the baseline); add a second [[variants]]"), "{e}");
+
     // An adapter for another model fails when it loads, after the base variant has run: still
     // nothing is written (`cfg` checks that no output directory exists).
     let other = root().join("tests/golden/adapters/llama_lora_r4");
@@ -259,8 +262,14 @@ fn a_served_variant_and_an_llm_judge_work_through_endpoints() {
     // The served model always gives the drift window's definition. The judge calls a drift
     // window answer correct, a gust latch one unsupported, the rest contradicting the reference.
     let (url, seen) = common::mock_endpoint(|request| {
+        const DRIFT: &str = "A drift window is the ten-minute span the WX-4 averages wind readings over.";
         if request["model"] == "served" {
-            return "A drift window is the ten-minute span the WX-4 averages wind readings over.".into();
+            return DRIFT.into();
+        }
+        if request["model"] == "pairwise" {
+            // Prefers the served answer wherever it is shown.
+            let text = request["messages"][1]["content"].as_str().unwrap();
+            return if text.contains(&format!("Answer A: {DRIFT}")) { "A".into() } else { "B".into() };
         }
         let question = request["messages"][1]["content"].as_str().unwrap();
         if question.contains("Term: drift window") {
@@ -283,6 +292,11 @@ model = "{model}"
 name = "served"
 endpoint = "{url}"
 model_name = "served"
+
+[pairwise_judge]
+endpoint = "{url}"
+model = "pairwise"
+sets = ["test"]
 
 [[eval_sets]]
 name = "glossary"
@@ -313,10 +327,21 @@ metrics = ["exact_match"]
     assert!((hi - 1.0 / TERMS as f64).abs() < 1e-12 && (bad - (TERMS - 1) as f64 / TERMS as f64).abs() < 1e-12, "{hi} {bad}");
     // The served model's one answer is exactly right for the drift window test question.
     assert!((value("test", "exact_match", 1) - 1.0 / TERMS as f64).abs() < 1e-12);
+    // The pairwise judge prefers the served answer in both orders: a win on every test record
+    // (the baseline against itself is 0.5); the glossary set is not judged (`sets`).
+    assert_eq!((value("test", "pairwise_win_rate", 0), value("test", "pairwise_win_rate", 1)), (0.5, 1.0));
+    assert!(metric(&report, "test", "pairwise_win_rate")["results"][1]["vs_baseline"]["significant"].is_boolean());
+    let glossary_metrics = &report["sets"].as_array().unwrap().iter().find(|x| x["name"] == "glossary").unwrap()["metrics"];
+    assert!(glossary_metrics.as_array().unwrap().iter().all(|m| m["metric"] != "pairwise_win_rate"));
+    let served_test = read_jsonl(&dir.join("out/samples/test/served.jsonl"));
+    assert!(served_test.iter().all(|x| x["pairwise"]["outcome"] == "win" && x["pairwise"]["vs"] == "base" && x["pairwise"]["replies"].as_array().unwrap().len() == 2), "{}", served_test[0]);
     let requests = seen.lock().unwrap();
     let judged: Vec<&Value> = requests.iter().filter(|r| r["model"] == "grader").collect();
     assert_eq!(judged.len(), 2 * TERMS);
     assert_eq!(requests.iter().filter(|r| r["model"] == "served").count(), 2 * TERMS);
+    let pairwise: Vec<&Value> = requests.iter().filter(|r| r["model"] == "pairwise").collect();
+    assert_eq!(pairwise.len(), 2 * TERMS, "both orders for each test record");
+    assert!(pairwise[0]["messages"][1]["content"].as_str().unwrap().contains("Reference answer: "));
     assert!(requests.iter().all(|r| r["temperature"] == 0.0));
     assert!(judged[0]["messages"][1]["content"].as_str().unwrap().contains("Reference definition: A drift window is"));
     let samples = read_jsonl(&dir.join("out/samples/glossary/base.jsonl"));

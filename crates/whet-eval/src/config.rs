@@ -64,8 +64,38 @@ pub struct EvalConfig {
     pub ngram: usize,
     #[serde(default)]
     pub uncertainty: Uncertainty,
+    /// An LLM that compares each variant's answers with the baseline's.
+    #[serde(default)]
+    pub pairwise_judge: Option<PairwiseJudge>,
     pub variants: Vec<Variant>,
     pub eval_sets: Vec<EvalSetConfig>,
+}
+
+/// `[pairwise_judge]`: a model behind an OpenAI-compatible endpoint judges, for every sample of
+/// the generation and glossary sets (or `sets`), each variant's answer against the baseline's,
+/// in both orders (see [`crate::pairwise`]). Each variant gets the metric `pairwise_win_rate`
+/// (1 a win, 0.5 a tie or inconsistent verdicts, 0 a loss; the baseline against itself is 0.5
+/// throughout), with its interval and paired test like every other metric.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PairwiseJudge {
+    /// The API base, e.g. `http://127.0.0.1:8000/v1`.
+    pub endpoint: String,
+    /// The model name sent to the endpoint.
+    pub model: String,
+    /// The system prompt (default [`crate::pairwise::DEFAULT_PAIRWISE_RUBRIC`]).
+    #[serde(default)]
+    pub rubric: Option<String>,
+    /// Eval sets to judge (generation or glossary); default: all of them.
+    #[serde(default)]
+    pub sets: Option<Vec<String>>,
+}
+
+impl PairwiseJudge {
+    /// Whether `set` is judged.
+    pub fn judges(&self, set: &EvalSetConfig) -> bool {
+        matches!(set.kind, Kind::Generation | Kind::Glossary) && self.sets.as_ref().is_none_or(|names| names.contains(&set.name))
+    }
 }
 
 /// Bootstrap intervals and paired tests.
@@ -342,6 +372,21 @@ impl EvalConfig {
         }
         for (i, s) in self.eval_sets.iter().enumerate() {
             s.task().map_err(|m| format!("eval_sets[{i}] (`{}`): {m}", s.name))?;
+        }
+        if let Some(j) = &self.pairwise_judge {
+            if !(j.endpoint.starts_with("http://") || j.endpoint.starts_with("https://")) {
+                return Err(format!("`pairwise_judge.endpoint` = {:?} is not an http(s) URL; give the API base, e.g. http://127.0.0.1:8000/v1", j.endpoint));
+            }
+            if self.variants.len() < 2 {
+                return Err("`pairwise_judge` compares variants with the first (the baseline); add a second [[variants]]".into());
+            }
+            for name in j.sets.iter().flatten() {
+                match self.eval_sets.iter().find(|s| &s.name == name) {
+                    Some(s) if matches!(s.kind, Kind::Generation | Kind::Glossary) => {}
+                    Some(s) => return Err(format!("`pairwise_judge.sets`: `{name}` is a {} set; only generation and glossary sets have answers to compare", s.kind.name())),
+                    None => return Err(format!("`pairwise_judge.sets`: no eval set `{name}`")),
+                }
+            }
         }
         for (i, v) in self.variants.iter().enumerate() {
             let at = |m: String| format!("variants[{i}] (`{}`): {m}", v.name);

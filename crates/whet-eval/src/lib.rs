@@ -18,6 +18,7 @@ pub mod glossary;
 pub mod multiple_choice;
 pub mod openai_client;
 pub mod paired_test;
+pub mod pairwise;
 pub mod porter;
 mod python_whitespace;
 pub mod report;

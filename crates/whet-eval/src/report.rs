@@ -257,6 +257,7 @@ fn label(metric: &str) -> &str {
         "hi" => "HI (share correct)",
         "judge_score" => "judge score",
         "hallucination_rate" => "contradicted or unsupported",
+        "pairwise_win_rate" => "win rate vs baseline (LLM judge)",
         other => other,
     }
 }

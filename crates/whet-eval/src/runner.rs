@@ -10,7 +10,8 @@
 //! Answers are greedy (deterministic); the chat template is the models' own (they must agree)
 //! or the config's `chat_template` for all. A served variant answers through its endpoint's chat
 //! completions at temperature 0 (its server's template; its samples record the messages sent). An llm glossary judge is asked once per answer, at
-//! temperature 0.
+//! temperature 0; a `[pairwise_judge]` twice per answer of each variant after the first (both
+//! orders), once every variant has run.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -23,13 +24,14 @@ use whet_models::{CausalLm, GenerationConfig};
 use crate::answer::{answer, AnswerOptions};
 use crate::bleu::{sentence_bleu, BleuOptions};
 use crate::chrf::{sentence_chrf, ChrfOptions};
-use crate::config::{EvalConfig, EvalSetConfig, GenerationMetric, Task, Variant};
+use crate::config::{EvalConfig, EvalSetConfig, GenerationMetric, PairwiseJudge, Task, Variant};
 use crate::contamination::{training_files_of_run, Overlap, TrainingNgrams};
 use crate::error::{Error, Result};
 use crate::eval_data::{read_set, Item, Record};
 use crate::glossary;
 use crate::multiple_choice;
 use crate::openai_client::{ChatEndpoint, ChatRequest};
+use crate::pairwise::{judge_both_orders, Outcome, DEFAULT_PAIRWISE_RUBRIC};
 use crate::report::{self, Report};
 use crate::rouge::Rouge;
 use crate::score::score_tokenized;
@@ -136,6 +138,13 @@ pub fn run(opts: &RunOptions) -> Result<Report> {
             per_set.push(evaluate_set(&backend, s)?);
         }
         runs.push(per_set);
+    }
+
+    if let Some(judge) = &config.pairwise_judge {
+        for (si, s) in sets.iter().enumerate().filter(|(_, s)| judge.judges(&s.config)) {
+            progress(&format!("pairwise judge: {} ({} records, each variant against {})", s.config.name, s.items.len(), config.baseline().name));
+            judge_pairwise(judge, &config.baseline().name, &mut runs, si)?;
+        }
     }
 
     // Written once everything has run, so a failed run leaves no half-filled output directory.
@@ -342,6 +351,27 @@ fn evaluate_set(backend: &Backend, set: &LoadedSet) -> Result<SetRun> {
         }
     };
     Ok(SetRun { metrics, samples })
+}
+
+/// The `pairwise_win_rate` metric of every variant on set `si`: each answer judged against the
+/// baseline's to the same prompt; the verdict and the judge's replies go into the sample record.
+fn judge_pairwise(judge: &PairwiseJudge, baseline: &str, runs: &mut [Vec<SetRun>], si: usize) -> Result<()> {
+    let endpoint = ChatEndpoint::new(&judge.endpoint, &judge.model);
+    let rubric = judge.rubric.as_deref().unwrap_or(DEFAULT_PAIRWISE_RUBRIC);
+    let base: Vec<Value> = runs[0][si].samples.clone();
+    runs[0][si].metrics.push(metric("pairwise_win_rate", vec![Outcome::Tie.score(); base.len()]));
+    for run in runs.iter_mut().skip(1) {
+        let mut scores = Vec::with_capacity(base.len());
+        for (sample, other) in run[si].samples.iter_mut().zip(&base) {
+            let question = sample["messages"].as_array().and_then(|ms| ms.iter().rev().find(|m| m["role"] == "user")).and_then(|m| m["content"].as_str()).unwrap_or_default().to_string();
+            let (answer, other) = (sample["answer"].as_str().unwrap_or_default(), other["answer"].as_str().unwrap_or_default());
+            let (outcome, replies) = judge_both_orders(&endpoint, rubric, &question, sample["reference"].as_str(), answer, other)?;
+            sample["pairwise"] = json!({"vs": baseline, "outcome": outcome.name(), "replies": replies});
+            scores.push(outcome.score());
+        }
+        run[si].metrics.push(metric("pairwise_win_rate", scores));
+    }
+    Ok(())
 }
 
 /// One sample's score in [0, 1] (BLEU and chrF are sacrebleu's sentence scores / 100).
