@@ -36,6 +36,7 @@ pub fn run(args: EvalArgs) -> Result<()> {
     let report = run_eval(&EvalOptions { config, config_text, whet_version: crate::version().to_string(), progress: &progress })?;
     println!("{}", report.terminal_table());
     println!("report          {}", out.join("report.md").display());
+    println!("                {}", out.join("report.html").display());
     println!("                {}", out.join("report.json").display());
     println!("samples         {}", out.join("samples").display());
     println!("took            {:.0} s", started.elapsed().as_secs_f64());

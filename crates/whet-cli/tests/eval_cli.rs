@@ -192,6 +192,18 @@ fn fine_tuned_adapter_beats_the_base_model_on_hi_and_exact_match_with_intervals(
     let glossary = report["sets"].as_array().unwrap().iter().find(|x| x["name"] == "glossary").unwrap();
     assert_eq!(glossary["terms"].as_array().unwrap().len(), TERMS);
 
+    // The report names its data exactly, gives corpus-level BLEU and chrF, and has an HTML page
+    // with a chart per metric and the per-term table.
+    let test_set = report["sets"].as_array().unwrap().iter().find(|x| x["name"] == "test").unwrap();
+    assert!(test_set["sha256"].as_str().unwrap().len() == 64 && test_set["sha256"].as_str().unwrap().chars().all(|c| c.is_ascii_hexdigit()));
+    for name in ["bleu", "chrf"] {
+        let corpus = metric(&report, "test", name)["results"][1]["corpus"].as_f64().unwrap();
+        assert!((0.0..=1.0).contains(&corpus), "{name}: corpus {corpus}");
+    }
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert_eq!(html.matches("<svg").count(), report["sets"].as_array().unwrap().iter().map(|x| x["metrics"].as_array().unwrap().len()).sum::<usize>());
+    assert!(html.contains("<td>drift window</td>") && html.contains("HI (share correct)"), "report.html lacks the per-term table");
+
     // Forgetting check and contamination are reported.
     assert_eq!(report["forgetting"]["sets"], json!(["general"]));
     assert_eq!(report["contamination"]["training_files"], json!([s(&d.train)]));

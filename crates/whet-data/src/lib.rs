@@ -11,6 +11,7 @@
 
 pub mod chat_template;
 pub mod error;
+mod file_hash;
 pub mod formats;
 pub mod loss_mask;
 pub mod prep;
@@ -23,6 +24,7 @@ pub mod tokenizer_train;
 
 pub use chat_template::{ChatTemplate, RenderOptions};
 pub use error::{Error, Result};
+pub use file_hash::file_sha256;
 pub use preference::{parse_pair, read_pairs, tokenize_pair, PreferencePair, TokenizedPair, Truncation, TruncationMode};
 pub use loss_mask::{tokenize_chat, tokenize_chat_with, tokenize_text, ChatMask, Tokenized};
 pub use text_stream::TextStream;

@@ -22,6 +22,7 @@ pub mod pairwise;
 pub mod porter;
 mod python_whitespace;
 pub mod report;
+mod report_html;
 pub mod review;
 pub mod review_import;
 pub mod rouge;

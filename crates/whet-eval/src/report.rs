@@ -13,6 +13,8 @@ use std::fmt::Write;
 
 use serde::Serialize;
 
+use crate::bleu::{corpus_bleu, BleuOptions};
+use crate::chrf::{corpus_chrf, ChrfOptions};
 use crate::bootstrap::{bootstrap_mean_ci, bootstrap_ratio_ci, BootstrapOptions, ConfidenceInterval};
 use crate::config::{EvalConfig, Task};
 use crate::contamination::{Overlap, TrainingNgrams};
@@ -50,6 +52,8 @@ pub struct SetReport {
     pub kind: &'static str,
     pub path: String,
     pub records: usize,
+    /// SHA-256 of the eval set file, so that a report names exactly the data it scored.
+    pub sha256: String,
     pub general: bool,
     /// Glossary sets: the judge and its threshold.
     pub judge: Option<String>,
@@ -73,6 +77,10 @@ pub struct VariantResult {
     pub value: f64,
     pub lower: f64,
     pub upper: f64,
+    /// BLEU and chrF: sacrebleu's corpus-level score / 100 over all samples (the figure papers
+    /// quote); `value` is the mean of sentence scores, which the interval and test are about.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub corpus: Option<f64>,
     /// Against the baseline; `None` for the baseline itself.
     pub vs_baseline: Option<Comparison>,
 }
@@ -158,7 +166,8 @@ pub fn summarise(
                         }
                     }
                 }
-                results.push(VariantResult { variant: name.clone(), value, lower, upper, vs_baseline });
+                let corpus = corpus_score(m.name, &runs[vi][si].samples)?;
+                results.push(VariantResult { variant: name.clone(), value, lower, upper, corpus, vs_baseline });
             }
             metrics.push(MetricReport { metric: first.name, higher_is_better: first.higher_is_better, results });
         }
@@ -178,6 +187,7 @@ pub fn summarise(
             kind: set.config.kind.name(),
             path: set.config.path.display().to_string(),
             records: set.items.len(),
+            sha256: set.sha256.clone(),
             general: set.config.general,
             judge,
             metrics,
@@ -213,6 +223,18 @@ pub fn summarise(
             ngram: grams.ngram,
             sets: sets.iter().zip(overlaps).map(|(s, o)| (s.config.name.clone(), o.clone())).collect(),
         }),
+    })
+}
+
+/// BLEU and chrF over the whole set, from the samples' answers and references.
+fn corpus_score(metric: &str, samples: &[serde_json::Value]) -> Result<Option<f64>> {
+    let text = |s: &serde_json::Value, key: &str| s[key].as_str().unwrap_or_default().to_string();
+    let answers: Vec<String> = samples.iter().map(|s| text(s, "answer")).collect();
+    let references: Vec<Vec<String>> = samples.iter().map(|s| vec![text(s, "reference")]).collect();
+    Ok(match metric {
+        "bleu" => Some(corpus_bleu(&answers, &references, &BleuOptions::corpus())?.score / 100.0),
+        "chrf" => Some(corpus_chrf(&answers, &references, &ChrfOptions::chrf())? / 100.0),
+        _ => None,
     })
 }
 
@@ -252,7 +274,7 @@ fn term_reports(runs: &[Vec<SetRun>], si: usize) -> Vec<TermReport> {
         .collect()
 }
 
-fn label(metric: &str) -> &str {
+pub(crate) fn label(metric: &str) -> &str {
     match metric {
         "hi" => "HI (share correct)",
         "judge_score" => "judge score",
@@ -289,7 +311,7 @@ impl Report {
         let rule: String = self.variants.iter().map(|_| "---|").collect();
         for set in &self.sets {
             let general = if set.general { ", general (forgetting check)" } else { "" };
-            let _ = writeln!(s, "\n## {} ({}, {} records{general})\n\n`{}`{}\n", set.name, set.kind, set.records, set.path, set.judge.as_ref().map(|j| format!("; judge: {j}")).unwrap_or_default());
+            let _ = writeln!(s, "\n## {} ({}, {} records{general})\n\n`{}` (SHA-256 {}){}\n", set.name, set.kind, set.records, set.path, &set.sha256[..12], set.judge.as_ref().map(|j| format!("; judge: {j}")).unwrap_or_default());
             let _ = writeln!(s, "| metric |{header}\n|---|{rule}");
             let mut notes = Vec::new();
             for m in &set.metrics {
@@ -303,6 +325,10 @@ impl Report {
                     })
                     .collect();
                 let _ = writeln!(s, "| {} {arrow} |{cells}", label(m.metric));
+                if m.results.iter().any(|r| r.corpus.is_some()) {
+                    let corpus: String = m.results.iter().map(|r| format!(" {:.3} |", r.corpus.unwrap_or(f64::NAN))).collect();
+                    let _ = writeln!(s, "| {} (corpus) |{corpus}", label(m.metric));
+                }
                 for r in &m.results {
                     if let Some(c) = &r.vs_baseline {
                         let units = if m.metric == "perplexity" { " NLL per token" } else { "" };
@@ -414,7 +440,7 @@ mod tests {
         );
         let config = EvalConfig::parse(&text, Path::new("eval.toml"), Path::new(".")).expect("config");
         let items = (0..40).map(|i| Item { line: i + 1, record: Record::Text { text: String::new() } }).collect();
-        let set = LoadedSet { config: config.eval_sets[0].clone(), task: config.eval_sets[0].task().expect("task"), items };
+        let set = LoadedSet { config: config.eval_sets[0].clone(), task: config.eval_sets[0].task().expect("task"), items, sha256: "0".repeat(64) };
         assert_eq!(set.config.kind, Kind::Generation);
         (config, vec![set])
     }

@@ -4,7 +4,7 @@
 //! adapter) and evaluate each set with the same prompts and the same chat template. Last, the
 //! output directory is written: each sample's record in `samples/<set>/<variant>.jsonl`, the
 //! config, and the summary ([`crate::report`]: intervals, paired tests against the first variant,
-//! the forgetting check, contamination) as `report.json` and `report.md`. Nothing is written
+//! the forgetting check, contamination) as `report.json`, `report.md` and `report.html`. Nothing is written
 //! before every variant has run, so a run that fails leaves no half-filled directory behind.
 //!
 //! Answers are greedy (deterministic); the chat template is the models' own (they must agree)
@@ -52,6 +52,8 @@ pub struct LoadedSet {
     pub config: EvalSetConfig,
     pub task: Task,
     pub items: Vec<Item>,
+    /// SHA-256 of the file, recorded in the report.
+    pub sha256: String,
 }
 
 /// Per-sample values of one metric on one set for one variant.
@@ -93,7 +95,8 @@ pub fn run(opts: &RunOptions) -> Result<Report> {
         let task = s.task().map_err(|message| Error::Config { path: s.path.clone(), message })?;
         let keywords = matches!(task, Task::Glossary { judge: crate::config::Judge::Keywords, .. });
         let items = read_set(&s.path, s.kind, s.limit, keywords)?;
-        sets.push(LoadedSet { config: s.clone(), task, items });
+        let sha256 = whet_data::file_sha256(&s.path).map_err(|source| Error::Io { path: s.path.clone(), source })?;
+        sets.push(LoadedSet { config: s.clone(), task, items, sha256 });
     }
     let mut training_files = config.training_data.clone();
     if let Some(run_dir) = &config.training_run {
@@ -173,6 +176,8 @@ pub fn run(opts: &RunOptions) -> Result<Report> {
     std::fs::write(&json_path, text).map_err(io(&json_path))?;
     let md_path = out.join("report.md");
     std::fs::write(&md_path, report.markdown()).map_err(io(&md_path))?;
+    let html_path = out.join("report.html");
+    std::fs::write(&html_path, report.html()).map_err(io(&html_path))?;
     Ok(report)
 }
 

@@ -28,7 +28,6 @@ use std::time::Instant;
 
 use candle_core::{DType, Device, Tensor};
 use serde_json::json;
-use sha2::{Digest, Sha256};
 use whet_data::{ChatTemplate, ModelTokenizer, Tokenized};
 use whet_models::{CausalLm, DropoutState, LoraDropout};
 
@@ -535,7 +534,7 @@ fn write_run_files(dir: &Path, opts: &RunOptions, train: &DatasetStats, valid: O
     let mut data = serde_json::Map::new();
     for (role, path) in [("train", Some(&cfg.data.train)), ("valid", cfg.data.valid.as_ref())] {
         if let Some(path) = path {
-            data.insert(role.into(), json!({"path": path, "sha256": sha256_file(path)?}));
+            data.insert(role.into(), json!({"path": path, "sha256": whet_data::file_sha256(path).map_err(|source| Error::Io { path: path.to_path_buf(), source })?}));
         }
     }
     let run = json!({
@@ -550,11 +549,6 @@ fn write_run_files(dir: &Path, opts: &RunOptions, train: &DatasetStats, valid: O
         "valid_stats": valid,
     });
     write("run.json", serde_json::to_string_pretty(&run).unwrap_or_default())
-}
-
-fn sha256_file(path: &Path) -> Result<String> {
-    let bytes = std::fs::read(path).map_err(|source| Error::Io { path: path.to_path_buf(), source })?;
-    Ok(Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect())
 }
 
 /// The tokenizer files and the chat template the run used go next to the result, so inference
