@@ -10,7 +10,7 @@ use std::path::Path;
 
 use serde_json::Value;
 use whet_eval::{
-    corpus_bleu, corpus_chrf, porter, sentence_bleu, sentence_chrf, tokenize_13a, BleuOptions, BleuScore, ChrfOptions,
+    corpus_bleu, corpus_chrf, exact_match, f1_score, normalize_answer, porter, sentence_bleu, sentence_chrf, tokenize_13a, BleuOptions, BleuScore, ChrfOptions,
     Rouge, RougeScore, Smoothing,
 };
 
@@ -251,4 +251,21 @@ fn corpus_chrf_matches_sacrebleu_for_every_option() {
         }
     }
     worst.assert_within_tolerance();
+}
+
+/// SQuAD exact match and F1 against torchmetrics 1.9.0's port of the SQuAD script
+/// (`reference/make_squad_goldens.py`, `tests/golden/metrics/squad.json`): normalised texts and
+/// exact match equal, F1 within 1e-6 (the reference computes in float32).
+#[test]
+fn squad_exact_match_and_f1_match_the_squad_script() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/golden/metrics/squad.json");
+    let golden: Value = serde_json::from_str(&std::fs::read_to_string(path).expect("golden file")).expect("golden JSON");
+    for case in golden["cases"].as_array().expect("cases") {
+        let (p, r) = (case["prediction"].as_str().expect("prediction"), case["reference"].as_str().expect("reference"));
+        assert_eq!(normalize_answer(p), case["normalized_prediction"].as_str().expect("text"), "{p:?}");
+        assert_eq!(normalize_answer(r), case["normalized_reference"].as_str().expect("text"), "{r:?}");
+        assert_eq!(u64::from(exact_match(p, r)), case["exact_match"].as_u64().expect("0 or 1"), "{p:?} vs {r:?}");
+        let f1 = case["f1"].as_f64().expect("f1");
+        assert!((f1_score(p, r) - f1).abs() < 1e-6, "{p:?} vs {r:?}: {} vs {f1}", f1_score(p, r));
+    }
 }
