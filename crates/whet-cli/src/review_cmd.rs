@@ -72,7 +72,7 @@ pub fn run(cmd: ReviewCommand) -> Result<()> {
             let s = export(&opts)?;
             let total: usize = s.per_set.iter().map(|(_, n)| n).sum();
             for (set, n) in &s.per_set {
-                println!("{set:<16}{n} items");
+                println!("{set:<15} {n} items");
             }
             if s.identical_skipped > 0 {
                 println!("left out       {} samples whose two answers are identical (--include-identical keeps them)", s.identical_skipped);
