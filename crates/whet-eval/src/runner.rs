@@ -4,14 +4,15 @@
 //! adapter) and evaluate each set with the same prompts and the same chat template. Last, the
 //! output directory is written: each sample's record in `samples/<set>/<variant>.jsonl`, the
 //! config, and the summary ([`crate::report`]: intervals, paired tests against the first variant,
-//! the forgetting check, contamination) as `report.json`, `report.md` and `report.html`. Nothing is written
-//! before every variant has run, so a run that fails leaves no half-filled directory behind.
+//! the forgetting check, contamination) as `report.json`, `report.md` and `report.html`. Nothing
+//! is written before every variant has run, so a run that fails leaves no half-filled directory
+//! behind.
 //!
 //! Answers are greedy (deterministic); the chat template is the models' own (they must agree)
 //! or the config's `chat_template` for all. A served variant answers through its endpoint's chat
-//! completions at temperature 0 (its server's template; its samples record the messages sent). An llm glossary judge is asked once per answer, at
-//! temperature 0; a `[pairwise_judge]` twice per answer of each variant after the first (both
-//! orders), once every variant has run.
+//! completions at temperature 0 (its server's template; its samples record the messages sent).
+//! An llm glossary judge is asked once per answer, at temperature 0; a `[pairwise_judge]` twice
+//! per answer of each variant after the first (both orders), once every variant has run.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
