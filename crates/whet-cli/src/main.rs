@@ -5,6 +5,7 @@ mod bench_cmd;
 mod bundled;
 mod data_cmd;
 mod eval_cmd;
+mod feedback_cmd;
 mod generate_cmd;
 mod merge_cmd;
 mod model_source;
@@ -59,6 +60,11 @@ enum Command {
     Merge(merge_cmd::MergeArgs),
     /// Serve a model and its adapters over an OpenAI-compatible HTTP API.
     Serve(serve_cmd::ServeArgs),
+    /// Turn the server's feedback database into training data and per-variant win rates.
+    Feedback {
+        #[command(subcommand)]
+        cmd: feedback_cmd::FeedbackCommand,
+    },
     /// Measure speed and memory (see docs/benchmarks.md).
     #[command(subcommand)]
     Bench(bench_cmd::BenchCommand),
@@ -86,6 +92,7 @@ fn main() -> std::process::ExitCode {
         Command::Score(args) => score_cmd::run(args),
         Command::Merge(args) => merge_cmd::run(args),
         Command::Serve(args) => serve_cmd::run(args),
+        Command::Feedback { cmd } => feedback_cmd::run(cmd),
         Command::Bench(cmd) => bench_cmd::run(cmd),
     };
     match result {

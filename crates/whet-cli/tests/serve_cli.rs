@@ -2,6 +2,8 @@
 //! `whet generate`, and a bad config fails with the key named. (The API itself is tested in
 //! `crates/whet-serve/tests`.)
 
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use std::io::{BufRead, BufReader, Read, Write};
@@ -83,4 +85,46 @@ fn whet_serve_refuses_a_config_with_an_unknown_key_naming_it() {
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("line 2") && stderr.contains("max_batchh") && stderr.contains("did you mean `max_batch`?"), "{stderr}");
+}
+
+#[test]
+fn whet_serve_log_json_writes_one_json_line_per_request_and_serves_metrics() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("serve.toml");
+    std::fs::write(&config, format!("model = {:?}\nmodel_name = \"base\"\n", s(&root().join("assets/base-model")))).unwrap();
+    let mut child = Server(
+        Command::new(env!("CARGO_BIN_EXE_whet"))
+            .args(["serve", s(&config), "--listen", "127.0.0.1:0", "--log-json"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let mut line = String::new();
+    BufReader::new(child.0.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let addr = line.split("http://").nth(1).and_then(|r| r.split_whitespace().next()).unwrap().to_string();
+    let request = json!({"model": "base", "prompt": "The Corvid", "max_tokens": 3, "user": "u7"});
+    let (status, body) = http(&addr, "POST", "/v1/completions", &request.to_string());
+    assert_eq!(status, 200, "{body}");
+    let id = serde_json::from_str::<Value>(&body).unwrap()["id"].as_str().unwrap().to_string();
+    let (status, metrics) = http(&addr, "GET", "/metrics", "");
+    assert_eq!(status, 200);
+    assert!(metrics.contains("whet_requests_total{"), "{metrics}");
+    // The feedback database defaults to feedback.sqlite beside the config.
+    assert!(dir.path().join("feedback.sqlite").is_file());
+
+    let mut stderr = BufReader::new(child.0.stderr.take().unwrap());
+    let mut log = String::new();
+    loop {
+        log.clear();
+        assert!(stderr.read_line(&mut log).unwrap() > 0, "no request log line");
+        let Ok(entry) = serde_json::from_str::<Value>(&log) else { continue };
+        if entry["target"] == "whet::request" {
+            let fields = &entry["fields"];
+            assert_eq!(fields["id"], id.as_str(), "{log}");
+            assert_eq!((fields["variant"].as_str(), fields["status"].as_u64()), (Some("base"), Some(200)), "{log}");
+            assert!(fields["duration_ms"].is_u64() && fields["prompt_tokens"].as_u64().unwrap() > 0, "{log}");
+            break;
+        }
+    }
 }

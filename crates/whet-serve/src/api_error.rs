@@ -97,6 +97,27 @@ impl ApiError {
         )
     }
 
+    /// 403: a valid key that may not use an administrative route.
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::FORBIDDEN,
+            "permission_error",
+            "admin_key_required",
+            message,
+        )
+    }
+
+    /// 404: something named in the path or body does not exist (`code` says what).
+    pub fn not_found(code: &'static str, param: &str, message: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "invalid_request_error",
+            code,
+            message,
+        )
+        .with_param(param)
+    }
+
     /// 404: the requested model is not served here.
     pub fn model_not_found(name: &str, served: &str) -> Self {
         Self::new(
@@ -165,6 +186,16 @@ impl ApiError {
             "server_error",
             "timeout",
             format!("The request did not finish within this server's timeout of {secs} s"),
+        )
+    }
+
+    /// 500: the feedback database refused a write.
+    pub fn storage(message: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "server_error",
+            "feedback_store_failed",
+            message,
         )
     }
 

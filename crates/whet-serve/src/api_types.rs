@@ -88,7 +88,7 @@ pub struct ContentPart {
     pub text: Option<String>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
 #[serde(untagged)]
 pub enum Prompt {
     Text(String),
@@ -161,8 +161,13 @@ impl ChatMessage {
 /// Parses a request body; a syntax error is `invalid_json`, a wrong type or missing field is
 /// `invalid_type` naming the parameter (`messages[0].content`).
 pub fn parse_request(body: &[u8]) -> Result<CompletionRequest, ApiError> {
+    parse_json(body, "request")
+}
+
+/// Parses a JSON body into `T` with [`parse_request`]'s errors; `what` names the body in them.
+pub fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8], what: &str) -> Result<T, ApiError> {
     let de = &mut serde_json::Deserializer::from_slice(body);
-    let parsed: Result<CompletionRequest, _> = serde_path_to_error::deserialize(de);
+    let parsed: Result<T, _> = serde_path_to_error::deserialize(de);
     match parsed {
         Ok(r) => Ok(r),
         Err(e) => {
@@ -176,7 +181,7 @@ pub fn parse_request(body: &[u8]) -> Result<CompletionRequest, ApiError> {
             let param = (path != ".").then_some(path);
             let message = match &param {
                 Some(p) => format!("Invalid value for `{p}`: {inner}"),
-                None => format!("Invalid request: {inner}"),
+                None => format!("Invalid {what}: {inner}"),
             };
             Err(ApiError::invalid_type(param, message))
         }

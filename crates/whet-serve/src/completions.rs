@@ -1,7 +1,9 @@
 //! `POST /v1/chat/completions` and `POST /v1/completions`, as OpenAI defines them, streamed over
-//! server-sent events (`data: {chunk}` lines, then `data: [DONE]`) or answered whole.
+//! server-sent events (`data: {chunk}` lines, then `data: [DONE]`; see `completion_stream`) or
+//! answered whole.
 //!
-//! A request is checked in full before it reaches the engine ([`plan`]): the model name, the
+//! A request is checked in full before it reaches the engine ([`plan`]): the model name (an A/B
+//! route's name is resolved to one of its variants here, see `routes`), the
 //! prompt (chat messages rendered with the served model's chat template and its generation
 //! prompt, as `whet generate --messages` renders them; completion prompts tokenised with special
 //! tokens, as `whet generate --prompt` does), prompt plus `max_tokens` within the model's
@@ -9,11 +11,12 @@
 //! `generation_config.json` (greedy unless it sets `do_sample`), which a request's
 //! `temperature`, `top_p`, ... override, so a request without them generates what `whet
 //! generate` does. Each of `n` choices (per prompt) is one engine job with seed `seed + index`.
+//! A finished request is queued for the feedback database before its last byte goes out, and a
+//! [`RequestTrace`] reports every request, failed or not, to the metrics and the log.
 //!
 //! Not supported yet: `echo`, tools and function calling, `response_format`, penalties other than
 //! `repetition_penalty`, `logit_bias`, `best_of`.
 
-use std::convert::Infallible;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
@@ -21,7 +24,6 @@ use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::State;
 use axum::http::{HeaderName, HeaderValue, StatusCode};
-use axum::response::sse::{Event as SseEvent, Sse};
 use axum::response::{IntoResponse, Response};
 use serde_json::{json, Value};
 use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver};
@@ -32,13 +34,21 @@ use whet_models::{GenerationParams, SamplingChoices};
 use crate::api_error::ApiError;
 use crate::api_types::{parse_request, CompletionRequest, Logprobs, Prompt};
 use crate::choice::{Choice, Update};
-use crate::engine::{Event, Job, SubmitError};
+use crate::completion_stream::stream;
+use crate::engine::{Event, EventKind, Job, SubmitError};
+use crate::feedback_store::ResponseRecord;
+use crate::request_trace::{Outcome, RequestTrace};
 use crate::server::AppState;
 
 /// The response header naming the model or adapter that served a request.
 pub const MODEL_HEADER: &str = "x-whet-model";
 /// The response header repeating the response's `id`.
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
+/// On requests for an A/B route: the route, and the variant that served the request.
+pub const ROUTE_HEADER: &str = "x-whet-route";
+pub const VARIANT_HEADER: &str = "x-whet-variant";
+/// On requests served by an adapter: the adapter's version (a short hash of its weights).
+pub const ADAPTER_VERSION_HEADER: &str = "x-whet-adapter-version";
 
 /// Most stop strings a request may give.
 const MAX_STOPS: usize = 16;
@@ -52,27 +62,35 @@ pub enum Endpoint {
 }
 
 /// Everything decided about a request before the engine sees it.
-struct Plan {
-    endpoint: Endpoint,
-    id: String,
-    created: u64,
-    model: String,
-    adapter: Option<usize>,
-    tokenizer: Arc<ModelTokenizer>,
-    prompts: Vec<Vec<u32>>,
-    n: usize,
-    params: GenerationParams,
-    stops: Vec<String>,
-    top_logprobs: Option<usize>,
-    stream: bool,
-    include_usage: bool,
+pub(crate) struct Plan {
+    pub(crate) endpoint: Endpoint,
+    pub(crate) id: String,
+    pub(crate) created: u64,
+    /// The served model: the requested one, or the variant picked for a route.
+    pub(crate) model: String,
+    /// The A/B route the request named, if it named one.
+    pub(crate) route: Option<String>,
+    pub(crate) user: Option<String>,
+    /// What the feedback database keeps of the prompt: the chat messages as the template saw
+    /// them, or the completion prompt as sent.
+    pub(crate) prompt_json: Value,
+    pub(crate) adapter: Option<usize>,
+    pub(crate) adapter_version: Option<String>,
+    pub(crate) tokenizer: Arc<ModelTokenizer>,
+    pub(crate) prompts: Vec<Vec<u32>>,
+    pub(crate) n: usize,
+    pub(crate) params: GenerationParams,
+    pub(crate) stops: Vec<String>,
+    pub(crate) top_logprobs: Option<usize>,
+    pub(crate) stream: bool,
+    pub(crate) include_usage: bool,
 }
 
 pub async fn chat_completions(
     State(state): State<Arc<AppState>>,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    answer(&state, Endpoint::Chat, body)
+    answer(state, Endpoint::Chat, body)
         .await
         .unwrap_or_else(IntoResponse::into_response)
 }
@@ -81,16 +99,72 @@ pub async fn completions(
     State(state): State<Arc<AppState>>,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    answer(&state, Endpoint::Completion, body)
+    answer(state, Endpoint::Completion, body)
         .await
         .unwrap_or_else(IntoResponse::into_response)
 }
 
 async fn answer(
-    state: &AppState,
+    state: Arc<AppState>,
     endpoint: Endpoint,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
+    let mut trace = RequestTrace::start(state.metrics.clone(), endpoint);
+    let (plan, events, choices) = match start(&state, endpoint, body, &mut trace) {
+        Ok(started) => started,
+        Err(e) => {
+            trace.fail(e.status.as_u16(), e.code);
+            return Err(e);
+        }
+    };
+    let deadline = trace.started() + state.limits.request_timeout;
+    let mut headers = vec![
+        (MODEL_HEADER, plan.model.clone()),
+        (REQUEST_ID_HEADER, plan.id.clone()),
+    ];
+    if let Some(route) = &plan.route {
+        headers.push((ROUTE_HEADER, route.clone()));
+        headers.push((VARIANT_HEADER, plan.model.clone()));
+    }
+    if let Some(version) = &plan.adapter_version {
+        headers.push((ADAPTER_VERSION_HEADER, version.clone()));
+    }
+    let timeout = state.limits.request_timeout.as_secs_f64();
+    let mut response = if plan.stream {
+        stream(
+            state.clone(),
+            plan,
+            events,
+            choices,
+            deadline,
+            timeout,
+            trace,
+        )
+    } else {
+        match collect(&state, plan, events, choices, deadline, timeout, &mut trace).await {
+            Ok(response) => response,
+            Err(e) => {
+                trace.fail(e.status.as_u16(), e.code);
+                return Err(e);
+            }
+        }
+    };
+    let response_headers = response.headers_mut();
+    for (name, value) in headers {
+        if let Ok(value) = HeaderValue::from_str(&value) {
+            response_headers.insert(HeaderName::from_static(name), value);
+        }
+    }
+    Ok(response)
+}
+
+/// Parses and checks a request and queues its jobs.
+fn start(
+    state: &AppState,
+    endpoint: Endpoint,
+    body: Result<Bytes, BytesRejection>,
+    trace: &mut RequestTrace,
+) -> Result<(Plan, UnboundedReceiver<Event>, Vec<Choice>), ApiError> {
     let body = body.map_err(|e| {
         if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
             ApiError::too_large(state.limits.max_request_bytes)
@@ -99,40 +173,41 @@ async fn answer(
         }
     })?;
     let request = parse_request(&body)?;
-    let plan = plan(state, endpoint, &request)?;
-    let deadline = Instant::now() + state.limits.request_timeout;
+    let plan = plan(state, endpoint, &request, trace)?;
     let (events, choices) = submit(state, &plan)?;
-    let (id, model) = (plan.id.clone(), plan.model.clone());
-    let mut response = if plan.stream {
-        stream(
-            plan,
-            events,
-            choices,
-            deadline,
-            state.limits.request_timeout.as_secs_f64(),
-        )
-    } else {
-        let timeout = state.limits.request_timeout.as_secs_f64();
-        collect(plan, events, choices, deadline, timeout).await?
-    };
-    let headers = response.headers_mut();
-    for (name, value) in [(MODEL_HEADER, model), (REQUEST_ID_HEADER, id)] {
-        if let Ok(value) = HeaderValue::from_str(&value) {
-            headers.insert(HeaderName::from_static(name), value);
-        }
-    }
-    Ok(response)
+    trace.planned(plan.prompts.iter().map(Vec::len).sum(), choices.len());
+    Ok((plan, events, choices))
 }
 
 /// Checks `r` against the served model and the server's limits and turns it into engine work.
-fn plan(state: &AppState, endpoint: Endpoint, r: &CompletionRequest) -> Result<Plan, ApiError> {
+fn plan(
+    state: &AppState,
+    endpoint: Endpoint,
+    r: &CompletionRequest,
+    trace: &mut RequestTrace,
+) -> Result<Plan, ApiError> {
+    let prefix = if endpoint == Endpoint::Chat {
+        "chatcmpl"
+    } else {
+        "cmpl"
+    };
+    let id = format!("{prefix}-{:032x}", rand::random::<u128>());
+    // A route picks its variant by the user (sticky) or else by the random response id.
+    let (route, model) = match state
+        .routes
+        .pick(&r.model, r.user.as_deref().unwrap_or(&id))
+    {
+        Some(variant) => (Some(r.model.clone()), variant),
+        None => (None, r.model.clone()),
+    };
     let served = state
         .models
-        .get(&r.model)
-        .ok_or_else(|| ApiError::model_not_found(&r.model, &state.models.names()))?;
+        .get(&model)
+        .ok_or_else(|| ApiError::model_not_found(&model, &state.model_and_route_names()))?;
+    trace.routed(&id, route.as_deref(), &served.name);
     let tok = &served.tokenizer;
     let internal = |e: whet_data::Error| ApiError::internal(e.to_string());
-    let (prompt_param, prompts) = match endpoint {
+    let (prompt_param, prompts, prompt_json) = match endpoint {
         Endpoint::Chat => {
             if r.prompt.is_some() {
                 return Err(ApiError::invalid(
@@ -163,6 +238,7 @@ fn plan(state: &AppState, endpoint: Endpoint, r: &CompletionRequest) -> Result<P
             (
                 "messages",
                 vec![tok.encode(&text, false).map_err(internal)?],
+                Value::Array(values),
             )
         }
         Endpoint::Completion => {
@@ -195,7 +271,8 @@ fn plan(state: &AppState, endpoint: Endpoint, r: &CompletionRequest) -> Result<P
                     format!("token id {bad} is outside the vocabulary of {vocab}"),
                 ));
             }
-            ("prompt", prompts)
+            let as_sent = serde_json::to_value(&r.prompt).unwrap_or(Value::Null);
+            ("prompt", prompts, as_sent)
         }
     };
     if prompts.is_empty() || prompts.iter().any(Vec::is_empty) {
@@ -319,17 +396,16 @@ fn plan(state: &AppState, endpoint: Endpoint, r: &CompletionRequest) -> Result<P
     let created = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
-    let prefix = if endpoint == Endpoint::Chat {
-        "chatcmpl"
-    } else {
-        "cmpl"
-    };
     Ok(Plan {
         endpoint,
-        id: format!("{prefix}-{:032x}", rand::random::<u128>()),
+        id,
         created,
         model: served.name.clone(),
+        route,
+        user: r.user.clone(),
+        prompt_json,
         adapter: served.adapter,
+        adapter_version: served.version.clone(),
         tokenizer: served.tokenizer.clone(),
         prompts,
         n,
@@ -379,7 +455,7 @@ fn submit(
 }
 
 /// The next engine event, or the error that ends the request.
-async fn next_event(
+pub(crate) async fn next_event(
     events: &mut UnboundedReceiver<Event>,
     deadline: Instant,
     timeout: f64,
@@ -391,7 +467,7 @@ async fn next_event(
     }
 }
 
-fn usage(plan: &Plan, choices: &[Choice]) -> Value {
+pub(crate) fn usage(plan: &Plan, choices: &[Choice]) -> Value {
     let prompt_tokens: usize = plan.prompts.iter().map(Vec::len).sum();
     let completion_tokens: usize = choices.iter().map(|c| c.completion_tokens).sum();
     json!({
@@ -401,17 +477,61 @@ fn usage(plan: &Plan, choices: &[Choice]) -> Value {
     })
 }
 
+/// A request whose choices all finished.
+pub(crate) fn ok_outcome(choices: &[Choice]) -> Outcome<'static> {
+    Outcome {
+        status: 200,
+        error: None,
+        completion_tokens: choices.iter().map(|c| c.completion_tokens).sum(),
+        finish_reason: choices.first().and_then(|c| c.finish),
+    }
+}
+
+/// Queues a finished request for the feedback database (before the client has its last byte,
+/// so feedback on it finds it).
+pub(crate) fn store(state: &AppState, plan: &Plan, choices: &[Choice]) {
+    let first = choices.first();
+    let choices_json = (choices.len() > 1).then(|| {
+        Value::from(choices.iter().map(|c| c.text.clone()).collect::<Vec<_>>()).to_string()
+    });
+    state.feedback.record(ResponseRecord {
+        id: plan.id.clone(),
+        created: std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0.0, |d| d.as_secs_f64()),
+        endpoint: match plan.endpoint {
+            Endpoint::Chat => "chat",
+            Endpoint::Completion => "completion",
+        },
+        route: plan.route.clone(),
+        variant: plan.model.clone(),
+        adapter_version: plan.adapter_version.clone(),
+        user: plan.user.clone(),
+        prompt: plan.prompt_json.to_string(),
+        response: first.map(|c| c.text.clone()).unwrap_or_default(),
+        finish_reason: first.and_then(|c| c.finish).map(str::to_string),
+        choices: choices_json,
+        prompt_tokens: plan.prompts.iter().map(Vec::len).sum(),
+        completion_tokens: choices.iter().map(|c| c.completion_tokens).sum(),
+    });
+}
+
 /// Waits for every choice and answers with one JSON object.
 async fn collect(
+    state: &AppState,
     plan: Plan,
     mut events: UnboundedReceiver<Event>,
     mut choices: Vec<Choice>,
     deadline: Instant,
     timeout: f64,
+    trace: &mut RequestTrace,
 ) -> Result<Response, ApiError> {
     let mut open = choices.len();
     while open > 0 {
         let event = next_event(&mut events, deadline, timeout).await?;
+        if let EventKind::Token { .. } = event.kind {
+            trace.token(event.index);
+        }
         let Some(choice) = choices.get_mut(event.index) else {
             continue;
         };
@@ -419,6 +539,8 @@ async fn collect(
             open -= 1;
         }
     }
+    store(state, &plan, &choices);
+    trace.finish(ok_outcome(&choices));
     let usage = usage(&plan, &choices);
     let want_logprobs = plan.top_logprobs.is_some();
     let tok = &plan.tokenizer;
@@ -458,157 +580,4 @@ async fn collect(
         }
     };
     Ok(axum::Json(body).into_response())
-}
-
-/// Answers with server-sent events fed by a task that follows the engine's events. When the
-/// client goes away the response stream is dropped, the task's sends fail, it returns and drops
-/// the event receiver, and the engine cancels the jobs.
-fn stream(
-    plan: Plan,
-    events: UnboundedReceiver<Event>,
-    choices: Vec<Choice>,
-    deadline: Instant,
-    timeout: f64,
-) -> Response {
-    let (tx, rx) = tokio::sync::mpsc::channel::<SseEvent>(64);
-    tokio::spawn(async move {
-        let mut writer = ChunkWriter { plan, tx };
-        writer.run(events, choices, deadline, timeout).await;
-    });
-    let body = futures_util::stream::unfold(rx, |mut rx| async move {
-        rx.recv()
-            .await
-            .map(|event| (Ok::<_, Infallible>(event), rx))
-    });
-    Sse::new(body).into_response()
-}
-
-struct ChunkWriter {
-    plan: Plan,
-    tx: tokio::sync::mpsc::Sender<SseEvent>,
-}
-
-/// The client is gone.
-struct Closed;
-
-impl ChunkWriter {
-    async fn run(
-        &mut self,
-        mut events: UnboundedReceiver<Event>,
-        mut choices: Vec<Choice>,
-        deadline: Instant,
-        timeout: f64,
-    ) {
-        if let Err(e) = self
-            .follow(&mut events, &mut choices, deadline, timeout)
-            .await
-        {
-            if let Some(error) = e {
-                let _ = self.send(error.body()).await;
-            }
-            let _ = self.tx.send(SseEvent::default().data("[DONE]")).await;
-            return;
-        }
-        if self.plan.include_usage {
-            let mut chunk = self.chunk(Vec::new());
-            chunk["usage"] = usage(&self.plan, &choices);
-            if self.send(chunk).await.is_err() {
-                return;
-            }
-        }
-        let _ = self.tx.send(SseEvent::default().data("[DONE]")).await;
-    }
-
-    /// Streams every choice to its end. `Err(Some(e))`: an error to report; `Err(None)`: the
-    /// client is gone.
-    async fn follow(
-        &mut self,
-        events: &mut UnboundedReceiver<Event>,
-        choices: &mut [Choice],
-        deadline: Instant,
-        timeout: f64,
-    ) -> Result<(), Option<ApiError>> {
-        let gone = |_: Closed| None;
-        if self.plan.endpoint == Endpoint::Chat {
-            for i in 0..choices.len() {
-                let delta = json!({"index": i, "delta": {"role": "assistant", "content": ""}, "logprobs": null, "finish_reason": null});
-                self.send(self.chunk(vec![delta])).await.map_err(gone)?;
-            }
-        }
-        let mut open = choices.len();
-        while open > 0 {
-            let event = next_event(events, deadline, timeout).await.map_err(Some)?;
-            let index = event.index;
-            let Some(choice) = choices.get_mut(index) else {
-                continue;
-            };
-            let (text, finish) = match choice
-                .apply(event.kind, &self.plan.tokenizer)
-                .map_err(Some)?
-            {
-                Update::Ignored => continue,
-                Update::Text(text) => (text, None),
-                Update::Finished(text) => {
-                    open -= 1;
-                    (text, choice.finish)
-                }
-            };
-            if !text.is_empty() || finish.is_some() {
-                let choice_json = self.choice_chunk(index, choice, text, finish);
-                self.send(self.chunk(vec![choice_json]))
-                    .await
-                    .map_err(gone)?;
-            }
-        }
-        Ok(())
-    }
-
-    fn choice_chunk(
-        &self,
-        index: usize,
-        choice: &mut Choice,
-        text: String,
-        finish: Option<&str>,
-    ) -> Value {
-        let want = self.plan.top_logprobs.is_some();
-        let tok = &self.plan.tokenizer;
-        match self.plan.endpoint {
-            Endpoint::Chat => {
-                let logprobs = if want {
-                    choice.chat_logprobs(tok, true)
-                } else {
-                    Value::Null
-                };
-                let delta = if text.is_empty() {
-                    json!({})
-                } else {
-                    json!({"content": text})
-                };
-                json!({"index": index, "delta": delta, "logprobs": logprobs, "finish_reason": finish})
-            }
-            Endpoint::Completion => {
-                let logprobs = if want {
-                    choice.completion_logprobs(tok, true)
-                } else {
-                    Value::Null
-                };
-                json!({"index": index, "text": text, "logprobs": logprobs, "finish_reason": finish})
-            }
-        }
-    }
-
-    fn chunk(&self, choices: Vec<Value>) -> Value {
-        let object = match self.plan.endpoint {
-            Endpoint::Chat => "chat.completion.chunk",
-            Endpoint::Completion => "text_completion",
-        };
-        json!({"id": self.plan.id, "object": object, "created": self.plan.created, "model": self.plan.model, "choices": choices})
-    }
-
-    async fn send(&self, json: Value) -> Result<(), Closed> {
-        self.tx
-            .send(SseEvent::default().data(json.to_string()))
-            .await
-            .map_err(|_| Closed)
-    }
 }

@@ -7,8 +7,12 @@
 //! model = "../assets/base-model"      # an HF model directory
 //! listen = "127.0.0.1:8000"
 //! api_keys = ["sk-local"]             # none: no authentication
+//! feedback_db = "feedback.sqlite"     # responses and user feedback (SQLite)
 //! [adapters]                          # model name -> PEFT adapter directory
 //! support = "../runs/quickstart/sft/adapter"
+//! [routes.support-bot]                # A/B route: variant (served model) -> weight
+//! support = 90
+//! base-model = 10
 //! ```
 
 use std::collections::BTreeMap;
@@ -56,6 +60,14 @@ pub struct ServeConfig {
     /// Longest a request may take, queueing included, in seconds (504 beyond it).
     #[serde(default = "default_request_timeout_secs")]
     pub request_timeout_secs: f64,
+    /// A/B routes: route name -> variant (the base model's or an adapter's name) -> integer
+    /// weight. A request whose `model` is a route is served by one variant, picked by weight.
+    #[serde(default)]
+    pub routes: BTreeMap<String, BTreeMap<String, u32>>,
+    /// The SQLite file where finished responses and user feedback are stored (created with its
+    /// directory if missing); default `feedback.sqlite` beside the config.
+    #[serde(default = "default_feedback_db")]
+    pub feedback_db: PathBuf,
 }
 
 fn default_dtype() -> String {
@@ -75,6 +87,9 @@ fn default_max_request_bytes() -> usize {
 }
 fn default_request_timeout_secs() -> f64 {
     300.0
+}
+fn default_feedback_db() -> PathBuf {
+    PathBuf::from("feedback.sqlite")
 }
 
 impl ServeConfig {
@@ -103,6 +118,7 @@ impl ServeConfig {
             }
         };
         join(&mut config.model);
+        join(&mut config.feedback_db);
         config.adapters.values_mut().for_each(join);
         Ok(config)
     }
@@ -128,6 +144,12 @@ impl ServeConfig {
         if let Err(m) = whet_models::parse_dtype(&self.dtype) {
             return bad("dtype", m);
         }
+        if self.feedback_db.as_os_str().is_empty() {
+            return bad(
+                "feedback_db",
+                "must be a file path, e.g. \"feedback.sqlite\"".into(),
+            );
+        }
         if self.max_batch == 0 {
             return bad("max_batch", "must be at least 1".into());
         }
@@ -146,6 +168,24 @@ impl ServeConfig {
         let base = self.base_model_name();
         if base.is_empty() {
             return bad("model_name", "must not be empty".into());
+        }
+        let served: Vec<&str> = std::iter::once(base.as_str())
+            .chain(self.adapters.keys().map(String::as_str))
+            .collect();
+        for (route, weights) in &self.routes {
+            let key = format!("routes.{route}");
+            if route.is_empty() || route.chars().any(|c| c.is_whitespace() || c.is_control()) {
+                return bad(&key, "route names must be non-empty without spaces".into());
+            }
+            if served.contains(&route.as_str()) {
+                return bad(
+                    &key,
+                    "is also a served model's name; a route needs a name of its own".into(),
+                );
+            }
+            if let Err(message) = check_weights(weights, &served) {
+                return bad(&key, message);
+            }
         }
         for name in self.adapters.keys() {
             if name.is_empty() || name.chars().any(|c| c.is_whitespace() || c.is_control()) {
@@ -173,6 +213,34 @@ impl ServeConfig {
     }
 }
 
+/// Checks a route's weights against the served model names: every variant served, at least one
+/// weight above zero. The message says how to fix it.
+pub fn check_weights(
+    weights: &BTreeMap<String, u32>,
+    served: &[&str],
+) -> std::result::Result<(), String> {
+    let list = || {
+        served
+            .iter()
+            .map(|s| format!("`{s}`"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    if let Some(unknown) = weights.keys().find(|v| !served.contains(&v.as_str())) {
+        return Err(format!(
+            "names the variant `{unknown}`, which is not a served model; variants are served model names: {}",
+            list()
+        ));
+    }
+    if weights.values().all(|&w| w == 0) {
+        return Err(format!(
+            "needs at least one variant with a weight above zero, e.g. `{} = 1`",
+            served.first().copied().unwrap_or("base")
+        ));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -190,6 +258,7 @@ mod tests {
         assert_eq!(c.listen, "127.0.0.1:8000".parse().unwrap());
         assert_eq!(c.base_model_name(), "base-model");
         assert!(c.api_keys.is_empty());
+        assert_eq!(c.feedback_db, PathBuf::from("configs/feedback.sqlite"));
         assert_eq!((c.max_batch, c.max_queue), (8, 64));
     }
 
@@ -224,5 +293,34 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("adapters.m"), "{err}");
+    }
+
+    #[test]
+    fn routes_must_name_served_variants_with_some_weight() {
+        let ok = parse("model = \"m\"\n[adapters]\nsft = \"a\"\n[routes.bot]\nsft = 90\nm = 10\n")
+            .unwrap();
+        assert_eq!(ok.routes["bot"]["sft"], 90);
+        let err = parse("model = \"m\"\n[routes.bot]\nsfx = 1\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("`routes.bot`") && err.contains("`sfx`") && err.contains("`m`"),
+            "{err}"
+        );
+        let err = parse("model = \"m\"\n[routes.bot]\nm = 0\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("`routes.bot`") && err.contains("above zero"),
+            "{err}"
+        );
+        let err = parse("model = \"m\"\n[routes.m]\nm = 1\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("`routes.m`"), "{err}");
+        let err = parse("model = \"m\"\n[routes.bot]\nm = -1\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("line 3") && err.contains("-1"), "{err}");
     }
 }

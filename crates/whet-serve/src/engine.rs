@@ -287,6 +287,7 @@ impl Engine {
         let row = match self.next_logits(&seq.pending, &mut seq.cache) {
             Ok(row) => row,
             Err(e) => {
+                self.free_slot();
                 send(EventKind::Failed {
                     message: e.to_string(),
                 });
@@ -310,15 +311,23 @@ impl Engine {
         };
         match finish {
             Some(finish) => {
+                self.free_slot();
+                self.stats.completed.fetch_add(1, Ordering::Relaxed);
                 send(EventKind::Done {
                     finish,
                     completion_tokens: seq.generated,
                 });
-                self.stats.completed.fetch_add(1, Ordering::Relaxed);
                 seq.done = true;
             }
             None => seq.pending = vec![token],
         }
+    }
+
+    /// Counts a finished sequence out of `active` before its last event goes out, so that a
+    /// client holding its answer never sees the slot still taken in `/ready` or `/metrics` (the
+    /// count is set from the running list again after the step).
+    fn free_slot(&self) {
+        self.stats.active.fetch_sub(1, Ordering::SeqCst);
     }
 
     /// Logits of the next token after `input`, extending `cache`.

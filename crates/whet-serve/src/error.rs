@@ -43,6 +43,11 @@ pub enum Error {
     },
     #[error("the server stopped with an error: {0}")]
     Serve(#[source] std::io::Error),
+    /// The feedback database (`feedback_db`) cannot be opened or written.
+    #[error("feedback database {path}: {message}")]
+    FeedbackDb { path: PathBuf, message: String },
+    #[error("cannot set up the metrics registry: {0}")]
+    Metrics(String),
     #[error("cannot start the engine thread: {0}")]
     EngineThread(#[source] std::io::Error),
 }

@@ -1,12 +1,14 @@
 //! The models a server answers for: the base model under its name, and each configured adapter
 //! under its own, with the tokenizer and chat template each one uses (an adapter directory's own
 //! tokenizer files when training saved them there, else the base model's) and the generation
-//! defaults of the base model's `generation_config.json`.
+//! defaults of the base model's `generation_config.json`. Each adapter has a version, a short
+//! hash of its weights file, that responses and `/v1/models` report.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use candle_core::Device;
+use sha2::{Digest, Sha256};
 use whet_data::ModelTokenizer;
 use whet_models::{CausalLm, GenerationConfig};
 
@@ -22,6 +24,9 @@ pub struct ServedModel {
     pub dir: PathBuf,
     pub tokenizer: Arc<ModelTokenizer>,
     pub eos_token_ids: Vec<u32>,
+    /// For an adapter: the first 12 hex digits of the SHA-256 of its
+    /// `adapter_model.safetensors`, so a response says which weights answered it.
+    pub version: Option<String>,
 }
 
 pub struct ServedModels {
@@ -62,6 +67,7 @@ impl ServedModels {
             dir: config.model.clone(),
             eos_token_ids: defaults.resolve_eos_token_ids(&model.config, base_tok.eos_token_id()),
             tokenizer: Arc::new(base_tok),
+            version: None,
         }];
         let mut adapters = Vec::new();
         for (name, dir) in &config.adapters {
@@ -73,6 +79,7 @@ impl ServedModels {
                 dir: dir.clone(),
                 eos_token_ids: defaults.resolve_eos_token_ids(&model.config, tok.eos_token_id()),
                 tokenizer: Arc::new(tok),
+                version: Some(adapter_version(dir)?),
             });
             adapters.push(set);
         }
@@ -93,6 +100,10 @@ impl ServedModels {
         })
     }
 
+    pub fn contains(&self, name: &str) -> bool {
+        self.get(name).is_some()
+    }
+
     pub fn get(&self, name: &str) -> Option<&ServedModel> {
         self.models.iter().find(|m| m.name == name)
     }
@@ -105,4 +116,19 @@ impl ServedModels {
             .collect::<Vec<_>>()
             .join(", ")
     }
+}
+
+/// The version of the adapter in `dir`: the first 12 hex digits of the SHA-256 of its weights
+/// file (what git shows of a commit: short, and a collision between two adapters of one server
+/// is out of reach).
+pub fn adapter_version(dir: &Path) -> Result<String> {
+    let path = dir.join("adapter_model.safetensors");
+    let mut file = std::fs::File::open(&path).map_err(|source| Error::Io {
+        path: path.clone(),
+        source,
+    })?;
+    let mut hasher = Sha256::new();
+    std::io::copy(&mut file, &mut hasher).map_err(|source| Error::Io { path, source })?;
+    let digest = hasher.finalize();
+    Ok(digest.iter().take(6).map(|b| format!("{b:02x}")).collect())
 }

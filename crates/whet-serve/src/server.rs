@@ -2,9 +2,13 @@
 //! endpoints, and starting and stopping the server.
 //!
 //! Routes: `POST /v1/chat/completions`, `POST /v1/completions`, `GET /v1/models`,
-//! `GET /v1/models/{model}` (all behind the API keys when the config sets any), `GET /health`
-//! (the process answers) and `GET /ready` (the engine runs; with queue and batch counts), both
-//! open so that probes need no key. Anything else is a 404 or 405 in OpenAI's error format.
+//! `GET /v1/models/{model}`, `POST /v1/feedback` (all behind the API keys when the config sets
+//! any),
+//! `PUT /v1/routes/{route}` (admin keys only: 401 without a key, 403 with a non-admin one),
+//! `GET /health` (the process answers), `GET /ready` (the engine runs; with queue and batch
+//! counts), `GET /metrics` (Prometheus) and `GET /openapi.json` (this API's description), open
+//! so that probes, scrapers and tools need no key. `crate::openapi::ROUTES` lists them all. Anything else is a 404 or 405 in OpenAI's
+//! error format.
 //! Ctrl-C (SIGINT) stops accepting connections and lets requests in flight finish.
 
 use std::future::Future;
@@ -17,7 +21,7 @@ use axum::extract::{DefaultBodyLimit, Path, Request, State};
 use axum::http::{header, Method, Uri};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use serde_json::json;
 
@@ -26,7 +30,13 @@ use crate::completions::{chat_completions, completions};
 use crate::config::ServeConfig;
 use crate::engine::EngineHandle;
 use crate::error::{Error, Result};
-use crate::served_models::ServedModels;
+use crate::feedback_api::post_feedback;
+use crate::feedback_store::FeedbackStore;
+use crate::metrics::Metrics;
+use crate::openapi::openapi;
+use crate::route_api::put_route;
+use crate::routes::Routes;
+use crate::served_models::{ServedModel, ServedModels};
 
 /// What the server enforces per request.
 #[derive(Debug, Clone)]
@@ -40,8 +50,24 @@ pub struct AppState {
     pub models: ServedModels,
     pub engine: EngineHandle,
     pub limits: Limits,
+    pub routes: Routes,
+    pub feedback: Arc<FeedbackStore>,
+    pub metrics: Arc<Metrics>,
     /// Accepted bearer keys (API and admin keys); empty: no authentication.
     keys: Vec<String>,
+    /// The keys of the administrative routes.
+    admin_keys: Vec<String>,
+}
+
+impl AppState {
+    /// The served model names and route names, for error messages.
+    pub fn model_and_route_names(&self) -> String {
+        let mut names = self.models.names();
+        for route in self.routes.names() {
+            names.push_str(&format!(", `{route}` (route)"));
+        }
+        names
+    }
 }
 
 /// A loaded server: models in memory, engine running, not yet listening.
@@ -53,6 +79,8 @@ pub struct Server {
 impl Server {
     /// Loads the model and adapters of `config` and starts the engine.
     pub fn new(config: &ServeConfig) -> Result<Self> {
+        // The database first: a bad `feedback_db` fails before minutes of model loading.
+        let feedback = Arc::new(FeedbackStore::open(&config.feedback_db)?);
         let loaded = ServedModels::load(config)?;
         let engine = EngineHandle::spawn(
             loaded.model,
@@ -74,7 +102,14 @@ impl Server {
                 max_request_bytes: config.max_request_bytes,
                 request_timeout: Duration::from_secs_f64(config.request_timeout_secs),
             },
+            routes: Routes::new(config.routes.clone()),
+            feedback,
+            metrics: Arc::new(
+                Metrics::new(config.max_queue, config.max_batch)
+                    .map_err(|e| Error::Metrics(e.to_string()))?,
+            ),
             keys,
+            admin_keys: config.admin_keys.clone(),
         };
         Ok(Self {
             state: Arc::new(state),
@@ -140,11 +175,18 @@ fn router(state: Arc<AppState>) -> Router {
         .route("/v1/completions", post(completions))
         .route("/v1/models", get(list_models))
         .route("/v1/models/{model}", get(get_model))
+        .route("/v1/feedback", post(post_feedback))
         .route_layer(middleware::from_fn_with_state(state.clone(), require_key));
+    let admin = Router::new()
+        .route("/v1/routes/{route}", put(put_route))
+        .route_layer(middleware::from_fn_with_state(state.clone(), require_admin));
     Router::new()
         .merge(v1)
+        .merge(admin)
         .route("/health", get(health))
         .route("/ready", get(ready))
+        .route("/metrics", get(metrics))
+        .route("/openapi.json", get(openapi))
         .fallback(|method: Method, uri: Uri| async move {
             ApiError::no_route(method.as_str(), uri.path())
         })
@@ -166,14 +208,55 @@ async fn require_key(State(state): State<Arc<AppState>>, request: Request, next:
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .map(str::trim);
-    match given {
+    let refused = match given {
         None => ApiError::unauthorized(
             "You didn't provide an API key. Send it as `Authorization: Bearer YOUR_KEY`",
-        )
-        .into_response(),
-        Some(key) if state.keys.iter().any(|k| same_key(k, key)) => next.run(request).await,
-        Some(_) => ApiError::unauthorized("Incorrect API key provided").into_response(),
+        ),
+        Some(key) if state.keys.iter().any(|k| same_key(k, key)) => return next.run(request).await,
+        Some(_) => ApiError::unauthorized("Incorrect API key provided"),
+    };
+    refuse(&state, refused)
+}
+
+/// Lets a request through when it carries an admin key (or when no keys are configured at all):
+/// 401 without a key or with an unknown one, 403 with a key that is not an admin key.
+async fn require_admin(
+    State(state): State<Arc<AppState>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    if state.keys.is_empty() {
+        return next.run(request).await;
     }
+    let given = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim);
+    let refused = match given {
+        None => ApiError::unauthorized(
+            "This route needs an admin key. Send it as `Authorization: Bearer ADMIN_KEY`",
+        ),
+        Some(key) if state.admin_keys.iter().any(|k| same_key(k, key)) => {
+            return next.run(request).await
+        }
+        Some(key) if state.keys.iter().any(|k| same_key(k, key)) => ApiError::forbidden(
+            "This route needs an admin key (one of the config's `admin_keys`); the key given is an API key",
+        ),
+        Some(_) => ApiError::unauthorized("Incorrect API key provided"),
+    };
+    refuse(&state, refused)
+}
+
+/// Answers a request refused for its key, counting it.
+fn refuse(state: &AppState, error: ApiError) -> Response {
+    state
+        .metrics
+        .auth_failures
+        .with_label_values(&[error.status.as_str()])
+        .inc();
+    error.into_response()
 }
 
 /// Compares keys in time independent of where they differ.
@@ -185,39 +268,77 @@ fn same_key(a: &str, b: &str) -> bool {
             == 0
 }
 
-fn model_json(state: &AppState, name: &str, adapter: bool) -> serde_json::Value {
+fn model_json(state: &AppState, model: &ServedModel) -> serde_json::Value {
     let base = state
         .models
         .models
         .first()
         .map(|m| m.name.as_str())
         .unwrap_or_default();
-    json!({
-        "id": name,
+    let adapter = model.adapter.is_some();
+    let mut entry = json!({
+        "id": model.name,
         "object": "model",
         "created": state.models.created,
         "owned_by": "whet",
-        "root": if adapter { base } else { name },
+        "root": if adapter { base } else { &model.name },
         "parent": if adapter { Some(base) } else { None },
         "max_model_len": state.models.context_length,
-    })
+    });
+    if let Some(version) = &model.version {
+        entry["version"] = json!(version);
+    }
+    entry
+}
+
+/// A route's entry: OpenAI's model fields plus the route's current weights.
+fn route_json(state: &AppState, route: &str) -> Option<serde_json::Value> {
+    let weights = state.routes.weights(route)?;
+    Some(json!({
+        "id": route,
+        "object": "model",
+        "created": state.models.created,
+        "owned_by": "whet",
+        "root": null,
+        "parent": null,
+        "max_model_len": state.models.context_length,
+        "route": {"weights": weights},
+    }))
 }
 
 async fn list_models(State(state): State<Arc<AppState>>) -> Json<serde_json::Value> {
-    let data: Vec<_> = state
+    let mut data: Vec<_> = state
         .models
         .models
         .iter()
-        .map(|m| model_json(&state, &m.name, m.adapter.is_some()))
+        .map(|m| model_json(&state, m))
         .collect();
+    data.extend(
+        state
+            .routes
+            .names()
+            .iter()
+            .filter_map(|r| route_json(&state, r)),
+    );
     Json(json!({"object": "list", "data": data}))
 }
 
 async fn get_model(State(state): State<Arc<AppState>>, Path(name): Path<String>) -> Response {
-    match state.models.get(&name) {
-        Some(m) => Json(model_json(&state, &m.name, m.adapter.is_some())).into_response(),
-        None => ApiError::model_not_found(&name, &state.models.names()).into_response(),
+    if let Some(m) = state.models.get(&name) {
+        return Json(model_json(&state, m)).into_response();
     }
+    match route_json(&state, &name) {
+        Some(entry) => Json(entry).into_response(),
+        None => ApiError::model_not_found(&name, &state.model_and_route_names()).into_response(),
+    }
+}
+
+async fn metrics(State(state): State<Arc<AppState>>) -> Response {
+    (
+        [(header::CONTENT_TYPE, crate::metrics::CONTENT_TYPE)],
+        state.metrics.render(&state.engine.stats),
+    )
+        .into_response()
 }
 
 async fn health() -> Json<serde_json::Value> {

@@ -62,25 +62,43 @@ pub struct TestServer {
 /// Starts a server with `extra` TOML lines added to a config serving the base model and the
 /// test adapter.
 pub fn start(extra: &str) -> TestServer {
+    let (server, _) = start_with_shutdown(extra, std::future::pending());
+    server
+}
+
+/// [`start`] with a shutdown signal; the handle's thread returns what `Server::run` returned.
+pub fn start_with_shutdown(
+    extra: &str,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> (TestServer, std::thread::JoinHandle<whet_serve::Result<()>>) {
+    // Each server its own feedback database in a fresh directory, unless `extra` names one.
+    let feedback_db = if extra.contains("feedback_db") {
+        String::new()
+    } else {
+        let dir = tempfile::tempdir().unwrap().keep();
+        format!(
+            "feedback_db = {:?}\n",
+            dir.join("feedback.sqlite").display().to_string()
+        )
+    };
     let text = format!(
-        "model = {:?}\nmodel_name = \"base\"\nlisten = \"127.0.0.1:0\"\n{extra}\n[adapters]\n{ADAPTER} = {:?}\n",
+        "model = {:?}\nmodel_name = \"base\"\nlisten = \"127.0.0.1:0\"\n{feedback_db}{extra}\n[adapters]\n{ADAPTER} = {:?}\n",
         base_model_dir().display().to_string(),
         adapter_dir().display().to_string()
     );
     let config = ServeConfig::parse(&text, Path::new("test.toml"), Path::new(".")).unwrap();
     let server = Server::new(&config).unwrap();
     let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        server
-            .run(std::future::pending(), move |addr| {
-                tx.send(addr).unwrap();
-            })
-            .unwrap();
+    let handle = std::thread::spawn(move || {
+        server.run(shutdown, move |addr| {
+            tx.send(addr).unwrap();
+        })
     });
     let addr = rx.recv_timeout(Duration::from_secs(60)).unwrap();
-    TestServer {
+    let server = TestServer {
         url: format!("http://{addr}"),
-    }
+    };
+    (server, handle)
 }
 
 /// A server with default settings shared by the tests of one test binary.
@@ -147,6 +165,16 @@ impl TestServer {
     pub fn post(&self, path: &str, body: &str, key: Option<&str>) -> Reply {
         let mut req = agent()
             .post(&format!("{}{path}", self.url))
+            .set("Content-Type", "application/json");
+        if let Some(key) = key {
+            req = req.set("Authorization", &format!("Bearer {key}"));
+        }
+        reply(req.send_string(body))
+    }
+
+    pub fn put(&self, path: &str, body: &str, key: Option<&str>) -> Reply {
+        let mut req = agent()
+            .put(&format!("{}{path}", self.url))
             .set("Content-Type", "application/json");
         if let Some(key) = key {
             req = req.set("Authorization", &format!("Bearer {key}"));
