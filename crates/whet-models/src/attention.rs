@@ -56,7 +56,6 @@ impl Attention {
     ) -> Result<Tensor> {
         let (b, t, _) = x.dims3()?;
         let (h, kvh, d) = (self.num_heads, self.num_kv_heads, self.head_dim);
-        let n_rep = h / kvh;
         // (b, t, heads * d) -> (b, heads, t, d)
         let split = |y: Tensor, heads: usize| -> Result<Tensor> {
             Ok(y.reshape((b, t, heads, d))?.transpose(1, 2)?.contiguous()?)
@@ -65,8 +64,41 @@ impl Attention {
         let k = angles.rotate(&split(self.k_proj.forward(x)?, kvh)?)?;
         let v = split(self.v_proj.forward(x)?, kvh)?;
         let (k, v) = cache.append(layer, k, v)?;
-        let total = k.dim(2)?;
+        let y = self.attend(&q, &k, &v, mask)?;
+        self.o_proj.forward(&y)
+    }
 
+    /// One decoding step for several independent sequences: `x` is `(rows, 1, hidden)`, row `i`
+    /// at its own position (in `angles`, `(rows, 1, head_dim / 2)`) with its own cache
+    /// `caches[i]`. The projections run once over all rows, so each weight is read once per
+    /// step instead of once per sequence; attention runs per row against that row's cache,
+    /// with the sliding-window mask its position needs.
+    pub fn forward_rows(&self, x: &Tensor, angles: &RopeAngles, caches: &mut [&mut KvCache], layer: usize) -> Result<Tensor> {
+        let (b, t, _) = x.dims3()?;
+        let (h, kvh, d) = (self.num_heads, self.num_kv_heads, self.head_dim);
+        let split = |y: Tensor, heads: usize| -> Result<Tensor> { Ok(y.reshape((b, t, heads, d))?.transpose(1, 2)?.contiguous()?) };
+        let q = angles.rotate(&split(self.q_proj.forward(x)?, h)?)?;
+        let k = angles.rotate(&split(self.k_proj.forward(x)?, kvh)?)?;
+        let v = split(self.v_proj.forward(x)?, kvh)?;
+        let mut rows = Vec::with_capacity(b);
+        for (i, cache) in caches.iter_mut().enumerate() {
+            let (k, v) = cache.append(layer, k.narrow(0, i, 1)?, v.narrow(0, i, 1)?)?;
+            // The positions before this step, in this layer (`seq_len` reads layer 0, which
+            // this step has already extended when `layer > 0`).
+            let offset = k.dim(2)? - t;
+            let mask = causal_mask(t, offset, self.sliding_window, x.device())?;
+            rows.push(self.attend(&q.narrow(0, i, 1)?, &k, &v, mask.as_ref())?);
+        }
+        self.o_proj.forward(&Tensor::cat(&rows, 0)?)
+    }
+
+    /// Attention of rotated queries `(b, heads, t, d)` over keys and values `(b, kv_heads,
+    /// total, d)`, masked by `mask`: `(b, t, heads * d)`, before the output projection.
+    fn attend(&self, q: &Tensor, k: &Tensor, v: &Tensor, mask: Option<&Tensor>) -> Result<Tensor> {
+        let (b, _, t, _) = q.dims4()?;
+        let (h, kvh, d) = (self.num_heads, self.num_kv_heads, self.head_dim);
+        let n_rep = h / kvh;
+        let total = k.dim(2)?;
         // Query heads sharing a kv head are stacked along the sequence axis:
         // (b, h, t, d) -> (b, kvh, n_rep * t, d), against keys (b, kvh, total, d).
         let q = q.reshape((b, kvh, n_rep * t, d))?;
@@ -81,12 +113,7 @@ impl Attention {
         };
         let probs = crate::softmax::softmax_last_dim(&scores)?.to_dtype(v.dtype())?;
         // (b, kvh, n_rep * t, d) -> (b, h, t, d) -> (b, t, h * d)
-        let y = probs
-            .matmul(&v)?
-            .reshape((b, h, t, d))?
-            .transpose(1, 2)?
-            .reshape((b, t, h * d))?;
-        self.o_proj.forward(&y)
+        Ok(probs.matmul(v)?.reshape((b, h, t, d))?.transpose(1, 2)?.reshape((b, t, h * d))?)
     }
 }
 

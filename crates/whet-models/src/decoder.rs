@@ -318,6 +318,30 @@ impl CausalLm {
         Ok(self.lm_head.forward(&last)?.to_dtype(DType::F32)?)
     }
 
+    /// One decoding step for several independent sequences, each at its own position with its
+    /// own cache (which is extended): `tokens[i]` follows the positions in `caches[i]`. Logits
+    /// `(rows, vocab)` in f32, row for row what [`CausalLm::forward_last`] gives for each
+    /// sequence alone (the projections' GEMV kernel computes every row independently), at the
+    /// cost of one read of the weights for all rows: what a server's continuous batching needs.
+    pub fn forward_rows(&self, tokens: &[u32], caches: &mut [&mut KvCache]) -> Result<Tensor> {
+        if tokens.len() != caches.len() || tokens.is_empty() {
+            return Err(Error::Generation(format!("forward_rows: {} tokens for {} caches", tokens.len(), caches.len())));
+        }
+        let b = tokens.len();
+        let positions: Vec<Vec<u32>> = caches.iter().map(|c| vec![c.seq_len() as u32]).collect();
+        let angles = self.rope.angles_at(&positions)?;
+        let ids = Tensor::new(tokens, self.device())?;
+        let mut x = self.embed_tokens.index_select(&ids, 0)?.reshape((b, 1, self.config.hidden_size))?;
+        for (i, layer) in self.layers.iter().enumerate() {
+            let attn = layer.self_attn.forward_rows(&layer.input_layernorm.forward(&x)?, &angles, caches, i)?;
+            x = (x + attn)?;
+            let mlp = layer.mlp.forward(&layer.post_attention_layernorm.forward(&x)?)?;
+            x = (x + mlp)?;
+        }
+        let last = self.norm.forward(&x)?.squeeze(1)?;
+        Ok(self.lm_head.forward(&last)?.to_dtype(DType::F32)?)
+    }
+
     /// Logits `(batch, seq, vocab)` in f32 for packed rows: each row holds several records,
     /// `segments[row][j]` naming the record of token `j` (records contiguous). Tokens attend only
     /// within their record and positions restart at 0 for each, so every record is computed

@@ -109,6 +109,44 @@ fn samples_decoded_side_by_side_equal_samples_decoded_alone() {
 }
 
 #[test]
+fn sequences_at_different_positions_decoded_in_one_batch_equal_each_decoded_alone() {
+    for name in MODELS {
+        let model = CausalLm::load(&golden_dir(name), DType::F32, &Device::Cpu).unwrap();
+        let g = goldens(name);
+        // Three prompts of different lengths (prefixes of the golden inputs; mistral's window of
+        // 8 bites for the longer ones), each prefilled alone.
+        let prompts: Vec<Vec<u32>> = [(0, 3), (1, 9), (2, 6)]
+            .iter()
+            .map(|&(i, n)| {
+                let ids: Vec<u32> = g[&format!("input_ids_{i}")].to_dtype(DType::U32).unwrap().flatten_all().unwrap().to_vec1().unwrap();
+                ids[..n.min(ids.len())].to_vec()
+            })
+            .collect();
+        let mut caches: Vec<_> = prompts.iter().map(|_| model.new_cache()).collect();
+        let mut next: Vec<u32> = Vec::new();
+        for (p, cache) in prompts.iter().zip(&mut caches) {
+            let logits = model.forward_last(&Tensor::new(p.as_slice(), &Device::Cpu).unwrap().unsqueeze(0).unwrap(), cache).unwrap();
+            next.push(logits.argmax(1).unwrap().to_vec1::<u32>().unwrap()[0]);
+        }
+        for step in 0..10 {
+            let mut alone_caches = caches.clone();
+            let alone: Vec<Vec<f32>> = next
+                .iter()
+                .zip(&mut alone_caches)
+                .map(|(&t, c)| model.forward_last(&Tensor::new(&[t], &Device::Cpu).unwrap().unsqueeze(0).unwrap(), c).unwrap().squeeze(0).unwrap().to_vec1().unwrap())
+                .collect();
+            let mut refs: Vec<_> = caches.iter_mut().collect();
+            let together: Vec<Vec<f32>> = model.forward_rows(&next, &mut refs).unwrap().to_vec2().unwrap();
+            assert_eq!(together, alone, "{name} step {step}: batched logits differ from the sequences' own");
+            for (c, a) in caches.iter().zip(&alone_caches) {
+                assert_eq!(c.seq_len(), a.seq_len());
+            }
+            next = together.iter().map(|row| row.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).unwrap().0 as u32).collect();
+        }
+    }
+}
+
+#[test]
 fn incremental_decoding_with_the_cache_equals_one_full_forward() {
     for name in MODELS {
         let model = CausalLm::load(&golden_dir(name), DType::F32, &Device::Cpu).unwrap();

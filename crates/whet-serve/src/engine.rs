@@ -9,15 +9,16 @@
 //! gone (the client disconnected) or whose `cancel` flag is set (the caller saw a stop string) is
 //! dropped before the next step, queued or running.
 //!
-//! Each sequence owns its KV cache and is stepped with its own forward call within a step, the
-//! first one over the whole prompt (prefill), so a sequence's tokens are exactly those of
-//! [`whet_models::generate`] for the same prompt and settings. Running sequences with different
-//! adapters is a matter of installing each one's [`LoraSet`] before its forward; sequences are
-//! ordered by adapter within a step so each set is installed once per step. What this does not
-//! do yet, and is the next step: one batched forward over sequences of different lengths
-//! (padded or ragged attention with per-sequence positions and caches), which is where
-//! batching pays on the CPU and the GPU; and chunked prefill, so a long prompt does not stall
-//! the running sequences for a whole step.
+//! Each sequence owns its KV cache. A step runs, per adapter, one forward pass over each new
+//! sequence's whole prompt (prefill), then one batched forward pass for every sequence that is
+//! decoding ([`CausalLm::forward_rows`]: the projections over all rows at once, so the weights
+//! are read once per step; attention per row against its own cache and position). Row for row
+//! the logits are those of a sequence decoded alone, so a sequence's tokens are exactly those of
+//! [`whet_models::generate`] for the same prompt and settings. Sequences with different
+//! adapters are grouped (sorted by adapter within a step) and each group's [`LoraSet`] is
+//! installed before its passes. Not done yet: one pass over rows of different adapters (LoRA
+//! applied per row), and chunked prefill, so a long prompt does not stall the running sequences
+//! for a whole step.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TryRecvError, TrySendError};
@@ -229,15 +230,13 @@ impl Engine {
             self.stats.active.store(running.len(), Ordering::Relaxed);
             // Stable: sequences of one adapter keep their arrival order.
             running.sort_by_key(|s| s.job.adapter);
-            for seq in &mut running {
-                if self.installed != seq.job.adapter {
-                    LoraSet::install(
-                        &mut self.model,
-                        seq.job.adapter.and_then(|i| self.adapters.get(i)),
-                    );
-                    self.installed = seq.job.adapter;
+            for group in running.chunk_by_mut(|a, b| a.job.adapter == b.job.adapter) {
+                let adapter = group[0].job.adapter;
+                if self.installed != adapter {
+                    LoraSet::install(&mut self.model, adapter.and_then(|i| self.adapters.get(i)));
+                    self.installed = adapter;
                 }
-                self.step(seq);
+                self.step(group);
             }
             running.retain(|s| !s.done);
             self.stats.active.store(running.len(), Ordering::Relaxed);
@@ -278,13 +277,42 @@ impl Engine {
         })
     }
 
-    /// One forward pass and one sampled token for `seq`; reports it and whether it ended.
-    fn step(&self, seq: &mut Sequence) {
+    /// One token for each sequence of `group` (all on the installed adapter): a sequence still
+    /// holding its prompt gets its own forward pass over it (prefill); all the others are
+    /// decoded together in one batched forward pass.
+    fn step(&self, group: &mut [Sequence]) {
+        let (decoding, prefilling): (Vec<&mut Sequence>, Vec<&mut Sequence>) = group.iter_mut().partition(|s| s.pending.len() == 1);
+        for seq in prefilling {
+            let logits = self.next_logits(&seq.pending, &mut seq.cache);
+            self.advance(seq, logits);
+        }
+        if decoding.is_empty() {
+            return;
+        }
+        let mut decoding = decoding;
+        let tokens: Vec<u32> = decoding.iter().map(|s| s.pending[0]).collect();
+        let rows = {
+            let mut caches: Vec<&mut KvCache> = decoding.iter_mut().map(|s| &mut s.cache).collect();
+            self.model.forward_rows(&tokens, &mut caches).and_then(|t| Ok(t.to_vec2::<f32>()?))
+        };
+        match rows {
+            Ok(rows) => decoding.into_iter().zip(rows).for_each(|(seq, row)| self.advance(seq, Ok(row))),
+            Err(e) => {
+                let message = e.to_string();
+                for seq in decoding {
+                    self.advance(seq, Err(whet_models::Error::Generation(message.clone())));
+                }
+            }
+        }
+    }
+
+    /// Samples the next token of `seq` from its logits; reports it and whether it ended.
+    fn advance(&self, seq: &mut Sequence, logits: whet_models::Result<Vec<f32>>) {
         let (index, events) = (seq.job.index, &seq.job.events);
         let send = |kind: EventKind| {
             let _ = events.send(Event { index, kind });
         };
-        let row = match self.next_logits(&seq.pending, &mut seq.cache) {
+        let row = match logits {
             Ok(row) => row,
             Err(e) => {
                 self.free_slot();
