@@ -4,12 +4,14 @@ Usage (from the repository root, after `cargo build --release` and bench_generat
 builds the model):
 
     /opt/refvenv/bin/python reference/bench_train.py [--model-dir /tmp/whet-bench/smollm2-135m]
-        [--steps 3] [--seq 512] [--micro-batch 4] [--rank 16]
+        [--steps 3] [--seq 512] [--micro-batch 4] [--rank 16] [--whet PATH] [--set key=value ...]
 
 Both engines train LoRA (rank 16, alpha 32, all linear layers, f32) on the same random token ids
 (`--micro-batch` rows of `--seq` tokens per step, every token a target), AdamW lr 1e-4, 2
 threads, each in its own process; the first step is a warm-up and not timed. Reports median
-step time, tokens/s and peak RSS, and the ratios.
+step time, tokens/s and peak RSS, and the ratios. `--whet` names the binary (default
+`target/release/whet`); each `--set` is passed on to `whet train` (e.g. `--set
+train.fused_loss=false` for the full-logits loss).
 """
 
 import argparse
@@ -76,7 +78,8 @@ def whet_run(args, env):
                     f'[data]\ntrain = "{data}"\nmax_seq_len = {args.seq}\n'
                     f'[lora]\nr = {args.rank}\nalpha = {2 * args.rank}\n'
                     f'[train]\nmax_steps = {args.steps + 1}\nmicro_batch_size = {args.micro_batch}\nlr = 1e-4\nschedule = "constant"\n')
-        subprocess.run([args.whet, "train", cfg, "--quiet"], check=True, env=env, capture_output=True)
+        overrides = [a for kv in args.set for a in ("--set", kv)]
+        subprocess.run([args.whet, "train", cfg, "--quiet", *overrides], check=True, env=env, capture_output=True)
         rows = [json.loads(l) for l in open(os.path.join(tmp, "run", "metrics.jsonl")) if '"loss"' in l]
         times = [r["step_time_s"] for r in rows[1:]]
         return {"engine": "whet", "step_times": times, "peak_rss_mib": max(r["peak_rss_mib"] for r in rows),
@@ -91,6 +94,7 @@ def main():
     p.add_argument("--micro-batch", type=int, default=4)
     p.add_argument("--rank", type=int, default=16)
     p.add_argument("--whet", default="target/release/whet")
+    p.add_argument("--set", action="append", default=[], help="key=value passed to whet train --set")
     p.add_argument("--worker", action="store_true")
     args = p.parse_args()
     if args.worker:

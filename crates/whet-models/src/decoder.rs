@@ -106,6 +106,10 @@ pub struct CausalLm {
     pub norm: RmsNorm,
     /// Shares `embed_tokens` when the embeddings are tied.
     pub lm_head: Proj,
+    /// Whether [`CausalLm::next_token_log_probs`] goes through the chunked LM-head op
+    /// (`fused_cross_entropy.rs`, never materialising the full logits) where it applies; else
+    /// full logits and log-softmax. True unless a training config turns it off.
+    pub fused_loss: bool,
     rope: Rope,
 }
 
@@ -173,6 +177,7 @@ impl CausalLm {
             layers,
             norm,
             lm_head,
+            fused_loss: true,
             rope,
         })
     }
@@ -347,6 +352,50 @@ impl CausalLm {
     /// within their record and positions restart at 0 for each, so every record is computed
     /// exactly as if alone. No cache: this is for training and scoring.
     pub fn forward_packed(&self, input_ids: &Tensor, segments: &[Vec<u32>]) -> Result<Tensor> {
+        let hidden = self.packed_hidden_states(input_ids, segments)?;
+        Ok(self.lm_head.forward(&hidden)?.to_dtype(DType::F32)?)
+    }
+
+    /// `(batch, seq − 1)` f32: the log-prob of each next token `input_ids[i][j + 1]`, for
+    /// training and scoring (no cache; packed rows when `segments` is given, as in
+    /// [`CausalLm::forward_packed`]). Only the positions where `scored[i][j + 1]` are needed:
+    /// with [`CausalLm::fused_loss`] and a plain f32 head (no bias, no adapter) the others are
+    /// not computed and hold 0, and the full logits never exist (`fused_cross_entropy.rs`);
+    /// otherwise every position is computed from the full logits.
+    pub fn next_token_log_probs(&self, input_ids: &Tensor, segments: Option<&[Vec<u32>]>, scored: &[Vec<bool>]) -> Result<Tensor> {
+        let (b, t) = input_ids.dims2()?;
+        if t < 2 || scored.len() != b || scored.iter().any(|s| s.len() != t) {
+            return Err(Error::Generation(format!("next-token log-probs need {b} rows of {t} >= 2 ids with a flag each")));
+        }
+        let hidden = match segments {
+            Some(segments) => self.packed_hidden_states(input_ids, segments)?,
+            None => self.hidden_states(input_ids, &mut self.new_cache())?,
+        };
+        // Hidden state j predicts token j + 1: (b, t − 1, hidden) against ids[:, 1:].
+        let hidden = hidden.narrow(1, 0, t - 1)?;
+        let next = input_ids.narrow(1, 1, t - 1)?.contiguous()?;
+        let head = &self.lm_head;
+        let fused = self.fused_loss
+            && head.bias.is_none()
+            && head.lora.is_none()
+            && head.weight.dtype() == DType::F32
+            && hidden.dtype() == DType::F32
+            && self.device().is_cpu();
+        if fused {
+            let targets: Vec<u32> = next.flatten_all()?.to_vec1()?;
+            let counted: Vec<bool> = scored.iter().flat_map(|s| s[1..].iter().copied()).collect();
+            let h = hidden.reshape((b * (t - 1), self.config.hidden_size))?;
+            let lp = crate::fused_cross_entropy::target_log_probs(&h, &head.weight, &targets, &counted)?;
+            return Ok(lp.reshape((b, t - 1))?);
+        }
+        let logits = head.forward(&hidden)?.to_dtype(DType::F32)?;
+        let log_probs = candle_nn::ops::log_softmax(&logits, candle_core::D::Minus1)?;
+        Ok(log_probs.gather(&next.unsqueeze(2)?, 2)?.squeeze(2)?)
+    }
+
+    /// Final-norm hidden states `(batch, seq, hidden)` of packed rows (see
+    /// [`CausalLm::forward_packed`]).
+    fn packed_hidden_states(&self, input_ids: &Tensor, segments: &[Vec<u32>]) -> Result<Tensor> {
         let (b, t) = input_ids.dims2()?;
         if segments.len() != b || segments.iter().any(|s| s.len() != t) {
             return Err(Error::Generation(format!("packed segments must be {b} rows of {t} ids")));
@@ -371,8 +420,7 @@ impl CausalLm {
                 masks.insert(*window, Some(packed_mask(segments, *window, self.device())?));
             }
         }
-        let hidden = self.run_layers(input_ids, &angles, &masks, &mut self.new_cache())?;
-        Ok(self.lm_head.forward(&hidden)?.to_dtype(DType::F32)?)
+        self.run_layers(input_ids, &angles, &masks, &mut self.new_cache())
     }
 
     /// Final-norm hidden states `(batch, seq, hidden)`.

@@ -10,6 +10,7 @@ mod cpu_storage;
 pub mod decoder;
 pub mod error;
 pub mod frozen_linear;
+pub mod fused_cross_entropy;
 pub mod gemv;
 pub mod generation;
 pub mod generation_config;

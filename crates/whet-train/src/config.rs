@@ -252,6 +252,9 @@ pub struct TrainSection {
     pub keep_checkpoints: usize,
     /// Stop after this many evaluations without a better validation loss.
     pub early_stopping_patience: Option<usize>,
+    /// Compute the loss through the chunked LM-head op, never materialising the full logits
+    /// (`whet_models::fused_cross_entropy`); false: full logits and log-softmax, as before.
+    pub fused_loss: bool,
 }
 
 impl Default for TrainSection {
@@ -274,6 +277,7 @@ impl Default for TrainSection {
             save_every: 0,
             keep_checkpoints: 2,
             early_stopping_patience: None,
+            fused_loss: true,
         }
     }
 }

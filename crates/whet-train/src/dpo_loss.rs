@@ -14,7 +14,7 @@
 
 use std::collections::HashMap;
 
-use candle_core::{Tensor, D};
+use candle_core::Tensor;
 use whet_models::CausalLm;
 
 use crate::accumulate::add_gradients;
@@ -125,20 +125,24 @@ fn masked_sums(log_probs: &Tensor, mask: &[Vec<bool>]) -> Result<(Tensor, Vec<f6
     Ok(((log_probs * m)?.sum(1)?, counts))
 }
 
-/// `(rows, seq − 1)`: the log-prob the model gives each next token.
-fn token_log_probs(model: &CausalLm, batch: &PreferenceBatch) -> Result<Tensor> {
+/// `(rows, seq − 1)`: the log-prob the model gives each next token, at least where the
+/// completion is (`with_prompt`: also at every other non-padding token, for ORPO's NLL). The
+/// chunked LM-head op leaves the other positions at 0 and never computes them.
+fn token_log_probs(model: &CausalLm, batch: &PreferenceBatch, with_prompt: bool) -> Result<Tensor> {
     let (rows, seq) = batch.check()?;
     let flat: Vec<u32> = batch.input_ids.iter().flatten().copied().collect();
     let ids = Tensor::from_vec(flat, (rows, seq), model.device())?;
-    let logits = model.forward(&ids, &mut model.new_cache())?.narrow(1, 0, seq - 1)?;
-    let log_probs = candle_nn::ops::log_softmax(&logits, D::Minus1)?;
-    let next = ids.narrow(1, 1, seq - 1)?.contiguous()?.unsqueeze(2)?;
-    Ok(log_probs.gather(&next, 2)?.squeeze(2)?)
+    let scored: Vec<Vec<bool>> = if with_prompt {
+        batch.completion.iter().zip(&batch.attention).map(|(c, a)| c.iter().zip(a).map(|(c, a)| *c || *a).collect()).collect()
+    } else {
+        batch.completion.clone()
+    };
+    Ok(model.next_token_log_probs(&ids, None, &scored)?)
 }
 
 /// Summed completion log-prob of each row (`(2n,)`), and each row's completion length.
 pub fn sequence_logps(model: &CausalLm, batch: &PreferenceBatch) -> Result<(Tensor, Vec<f64>)> {
-    masked_sums(&token_log_probs(model, batch)?, &batch.completion)
+    masked_sums(&token_log_probs(model, batch, false)?, &batch.completion)
 }
 
 /// `log σ(x)`, stable for large `|x|`, with the exact gradient `σ(−x)` everywhere: `−log(1 +
@@ -207,7 +211,7 @@ pub fn preference_loss(
     let PreferenceObjective { loss, sft_weight } = objective.into();
     let n = batch.pairs();
     let reference = if loss.needs_reference() { reference.logps(model, batch)? } else { None };
-    let token_lp = token_log_probs(model, batch)?;
+    let token_lp = token_log_probs(model, batch, matches!(loss, PreferenceLoss::Orpo { .. }))?;
     let (sums, lengths) = masked_sums(&token_lp, &batch.completion)?;
     let len = |range: std::ops::Range<usize>| Tensor::from_vec(lengths[range].iter().map(|&l| l as f32).collect(), n, sums.device());
     let (c_len, r_len) = (len(0..n)?, len(n..2 * n)?);

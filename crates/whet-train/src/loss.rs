@@ -4,7 +4,7 @@
 //! normalise by the number of target tokens in the whole accumulated batch rather than per
 //! micro-batch, the mistake that makes accumulated runs differ from large-batch runs.
 
-use candle_core::{DType, Tensor, D};
+use candle_core::{DType, Tensor};
 use whet_models::CausalLm;
 
 use crate::error::{Error, Result};
@@ -39,15 +39,9 @@ pub fn cross_entropy_sum(model: &CausalLm, batch: &Batch) -> Result<(Tensor, usi
     let device = model.device();
     let flat: Vec<u32> = batch.input_ids.iter().flatten().copied().collect();
     let ids = Tensor::from_vec(flat, (rows, seq), device)?;
-    let logits = match &batch.segments {
-        Some(segments) => model.forward_packed(&ids, segments)?,
-        None => model.forward(&ids, &mut model.new_cache())?,
-    };
-    // Logits at j-1 predict token j: (rows, seq-1, vocab) against ids[:, 1:].
-    let logits = logits.narrow(1, 0, seq - 1)?;
-    let log_probs = candle_nn::ops::log_softmax(&logits, D::Minus1)?;
-    let next = ids.narrow(1, 1, seq - 1)?.contiguous()?.unsqueeze(2)?;
-    let picked = log_probs.gather(&next, 2)?.squeeze(2)?;
+    // (rows, seq − 1): log-prob of token j from position j − 1 (through the chunked LM-head op
+    // unless `fused_loss` is off; see `CausalLm::next_token_log_probs`).
+    let picked = model.next_token_log_probs(&ids, batch.segments.as_deref(), &batch.targets)?;
     let mask: Vec<f32> = batch
         .targets
         .iter()

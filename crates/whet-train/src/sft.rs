@@ -89,6 +89,7 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary> {
         Init::Pretrained => CausalLm::load(&opts.model_dir, DType::F32, &Device::Cpu)?,
         Init::Random => CausalLm::init_random(&opts.model_dir, cfg.seed, &Device::Cpu)?,
     };
+    model.fused_loss = cfg.train.fused_loss;
     let mut tok = ModelTokenizer::load(&opts.model_dir).map_err(Error::Data)?;
     if let Some(choice) = &cfg.data.chat_template {
         tok.set_chat_template(ChatTemplate::from_choice(choice).map_err(Error::Data)?);
@@ -452,7 +453,9 @@ fn build_reference(cfg: &TrainConfig, model: &CausalLm, model_dir: &Path, lora_r
         (true, _) => Reference::Base,
         (false, _) => {
             let dir = dpo.reference_model.as_deref().unwrap_or(model_dir);
-            Reference::Model(Box::new(CausalLm::load(dir, DType::F32, &Device::Cpu)?))
+            let mut reference = CausalLm::load(dir, DType::F32, &Device::Cpu)?;
+            reference.fused_loss = cfg.train.fused_loss;
+            Reference::Model(Box::new(reference))
         }
     })
 }

@@ -240,3 +240,46 @@ fn the_recipe_batches_pairs_jsonl_as_trl_collated_them() {
         }
     }
 }
+
+/// The first step of golden run `name` with `[train] fused_loss` set to `fused`: its metrics and
+/// gradients by parameter name.
+fn first_step(name: &str, fused: bool) -> (Vec<(&'static str, f64)>, std::collections::HashMap<String, candle_core::Tensor>) {
+    let g = golden(name);
+    let h = &g["hyperparameters"];
+    let dir = root().join("tests/golden/models/llama");
+    let load = || {
+        let mut m = CausalLm::load(&dir, DType::F32, &Device::Cpu).unwrap();
+        m.fused_loss = fused;
+        m
+    };
+    let mut model = load();
+    let loss = loss_of(h, name);
+    let (reference, params) = if h["reference"].as_str() == Some("full") {
+        (Reference::Model(Box::new(load())), full_params(&mut model, 0.0).unwrap())
+    } else {
+        whet_adapter::load_adapter(&mut model, &root().join("tests/golden/dpo/lora_init")).unwrap();
+        (if loss.needs_reference() { Reference::Base } else { Reference::None }, lora_params(&mut model, 0.0).unwrap())
+    };
+    let b = batch(&g["steps"][0]["batch"]);
+    let (metrics, grads) = preference_gradients(&mut model, &params, std::slice::from_ref(&b), loss, &reference).unwrap();
+    (metrics.named().to_vec(), grads)
+}
+
+#[test]
+fn fused_and_composed_loss_paths_give_the_same_preference_step() {
+    // DPO reads completion positions only; ORPO's NLL also the prompt's; full fine-tuning trains
+    // the tied head through the chunked op.
+    for name in ["dpo_sigmoid", "orpo", "dpo_sigmoid_full"] {
+        let (m_composed, g_composed) = first_step(name, false);
+        let (m_fused, g_fused) = first_step(name, true);
+        for ((key, a), (_, b)) in m_composed.iter().zip(&m_fused) {
+            assert!((a - b).abs() <= 1e-6 + 1e-5 * a.abs(), "{name} {key}: {a} composed vs {b} fused");
+        }
+        assert_eq!(g_composed.len(), g_fused.len());
+        for (p, a) in &g_composed {
+            let d = (a - &g_fused[p]).unwrap().abs().unwrap().max_all().unwrap().to_scalar::<f32>().unwrap();
+            let scale = a.abs().unwrap().max_all().unwrap().to_scalar::<f32>().unwrap().max(1e-3);
+            assert!(d <= 1e-5 * scale.max(1.0), "{name} {p}: gradients differ by {d} (scale {scale})");
+        }
+    }
+}

@@ -181,3 +181,37 @@ fn packed_and_padded_batches_give_the_same_loss_and_gradients() {
         assert!(d < 1e-5, "{name}: {d}");
     }
 }
+
+#[test]
+fn fused_and_composed_loss_paths_give_the_same_training_steps() {
+    // `[train] fused_loss`: the chunked LM-head op against full logits + log-softmax, over the
+    // golden's five steps, LoRA (frozen tied head: no head gradient) and full fine-tuning (the
+    // tied head is the trained embedding matrix: its gradient comes from both uses).
+    for full in [false, true] {
+        let runs: Vec<(Vec<(f64, f64)>, Vec<(String, Tensor)>)> = [false, true]
+            .into_iter()
+            .map(|fused| {
+                let mut model = base();
+                model.fused_loss = fused;
+                let params = if full {
+                    full_params(&mut model, 0.01).unwrap()
+                } else {
+                    whet_adapter::load_adapter(&mut model, &root().join("tests/golden/train/lora_init")).unwrap();
+                    lora_params(&mut model, 0.01).unwrap()
+                };
+                let steps = run(&model, &params);
+                (steps, params.iter().map(|p| (p.name.clone(), p.var.as_tensor().copy().unwrap())).collect())
+            })
+            .collect();
+        let ((composed, w_composed), (fused, w_fused)) = (&runs[0], &runs[1]);
+        for (i, ((lc, nc), (lf, nf))) in composed.iter().zip(fused).enumerate() {
+            eprintln!("full {full} step {i}: loss {lc:.7} / {lf:.7}, grad norm {nc:.6} / {nf:.6}");
+            assert!((lc - lf).abs() / lc < 1e-5, "full {full} step {i}: loss {lc} composed vs {lf} fused");
+            assert!((nc - nf).abs() / nc < 1e-5, "full {full} step {i}: grad norm {nc} composed vs {nf} fused");
+        }
+        for ((name, a), (_, b)) in w_composed.iter().zip(w_fused) {
+            let d = (a - b).unwrap().abs().unwrap().max_all().unwrap().to_scalar::<f32>().unwrap();
+            assert!(d < 1e-5, "full {full}, {name}: {d}");
+        }
+    }
+}
