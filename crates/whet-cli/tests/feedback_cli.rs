@@ -28,6 +28,7 @@ fn response(id: &str, variant: &str, question: &str, answer: &str) -> ResponseRe
         choices: None,
         prompt_tokens: 10,
         completion_tokens: 5,
+        guardrails: None,
     }
 }
 

@@ -54,6 +54,45 @@ impl ApiError {
         .with_param(param)
     }
 
+    /// 400: a guardrail refused the prompt (blocked content, a prompt-injection attempt);
+    /// `code` is `content_filter`, as `finish_reason` is when an answer is cut.
+    pub fn content_filter(param: &str, message: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_request_error",
+            "content_filter",
+            message,
+        )
+        .with_param(param)
+    }
+
+    /// 400: a guardrail's length limit (`param` names the request parameter).
+    pub fn guardrail_limit(param: &str, message: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_request_error",
+            "guardrail_limit",
+            message,
+        )
+        .with_param(param)
+    }
+
+    /// 409: the request conflicts with the server's state (`code` says how).
+    pub fn conflict(code: &'static str, param: &str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::CONFLICT, "invalid_request_error", code, message).with_param(param)
+    }
+
+    /// 403: an adapter path outside the configured `adapter_dirs`.
+    pub fn path_not_allowed(message: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::FORBIDDEN,
+            "permission_error",
+            "adapter_path_not_allowed",
+            message,
+        )
+        .with_param("path")
+    }
+
     /// 400: the body is not JSON.
     pub fn invalid_json(message: impl Into<String>) -> Self {
         Self::new(

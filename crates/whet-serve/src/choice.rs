@@ -1,6 +1,7 @@
 //! One choice of a completion as the HTTP side follows it: the engine's token events are
 //! decoded into text, stop strings are found (and the engine job cancelled at the first one),
-//! and the text safe to send is released chunk by chunk for streaming or whole at the end.
+//! and the text safe to send is released chunk by chunk for streaming or whole at the end,
+//! through the route's output guardrail (`output_guard`) when it has one.
 //! Also the two `logprobs` shapes of OpenAI's API: the chat one (`{"content": [{token,
 //! logprob, bytes, top_logprobs}]}`) and the legacy completions one (`{tokens,
 //! token_logprobs, top_logprobs, text_offset}`).
@@ -13,6 +14,8 @@ use whet_data::{ModelTokenizer, TextStream};
 
 use crate::api_error::ApiError;
 use crate::engine::{EventKind, TokenLogprobs};
+use crate::guardrails::{Guardrail, Intervention};
+use crate::output_guard::OutputGuard;
 
 pub struct Choice {
     tokens: Vec<u32>,
@@ -29,6 +32,8 @@ pub struct Choice {
     /// Length of the decoded text before the latest token.
     decoded_len: usize,
     cancel: Arc<AtomicBool>,
+    /// The output guardrail, when the request's policy checks output.
+    guard: Option<OutputGuard>,
 }
 
 /// What an event changed.
@@ -42,7 +47,7 @@ pub enum Update {
 }
 
 impl Choice {
-    pub fn new(stops: &[String], cancel: Arc<AtomicBool>) -> Self {
+    pub fn new(stops: &[String], cancel: Arc<AtomicBool>, policy: Option<&Arc<Guardrail>>) -> Self {
         Self {
             tokens: Vec::new(),
             stream: TextStream::new(stops),
@@ -53,7 +58,46 @@ impl Choice {
             logprobs_sent: 0,
             decoded_len: 0,
             cancel,
+            guard: policy
+                .filter(|p| p.checks_output())
+                .map(|p| OutputGuard::new(p.clone())),
         }
+    }
+
+    /// The output guardrail's interventions.
+    pub fn verdicts(&self) -> &[Intervention] {
+        self.guard.as_ref().map_or(&[], |g| &g.verdicts)
+    }
+
+    /// Text released mid-answer, through the guard; a refusal there ends the choice.
+    fn released(&mut self, fresh: String) -> Update {
+        let Some(guard) = &mut self.guard else {
+            return Update::Text(fresh);
+        };
+        let out = guard.push(&fresh);
+        if !guard.refused {
+            return Update::Text(out);
+        }
+        self.cancel.store(true, Ordering::Relaxed);
+        self.text = guard.released.clone();
+        self.completion_tokens = self.tokens.len();
+        self.finish = Some("content_filter");
+        Update::Finished(out)
+    }
+
+    /// The last text of a finished choice, through the guard (which may change `text` and
+    /// `finish`).
+    fn last(&mut self, fresh: String) -> Update {
+        let Some(guard) = &mut self.guard else {
+            return Update::Finished(fresh);
+        };
+        let mut out = guard.push(&fresh);
+        out.push_str(&guard.finish());
+        self.text = guard.released.clone();
+        if guard.refused {
+            self.finish = Some("content_filter");
+        }
+        Update::Finished(out)
     }
 
     pub fn apply(&mut self, kind: EventKind, tok: &ModelTokenizer) -> Result<Update, ApiError> {
@@ -74,14 +118,14 @@ impl Choice {
                 self.decoded_len = text.len();
                 let (fresh, stopped) = self.stream.push(&text);
                 if !stopped {
-                    return Ok(Update::Text(fresh));
+                    return Ok(self.released(fresh));
                 }
                 // Every token so far was generated; the engine stops at the next step.
                 self.cancel.store(true, Ordering::Relaxed);
                 self.text = self.stream.finish(&text);
                 self.completion_tokens = self.tokens.len();
                 self.finish = Some("stop");
-                Ok(Update::Finished(fresh))
+                Ok(self.last(fresh))
             }
             EventKind::Done {
                 finish,
@@ -91,9 +135,8 @@ impl Choice {
                 self.text = self.stream.finish(&text);
                 self.completion_tokens = completion_tokens;
                 self.finish = Some(finish.as_str());
-                Ok(Update::Finished(
-                    self.stream.unprinted(&self.text).to_string(),
-                ))
+                let fresh = self.stream.unprinted(&self.text).to_string();
+                Ok(self.last(fresh))
             }
             EventKind::Failed { message } => Err(ApiError::internal(message)),
         }

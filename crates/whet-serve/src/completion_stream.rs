@@ -15,7 +15,9 @@ use tokio::time::Instant;
 
 use crate::api_error::ApiError;
 use crate::choice::{Choice, Update};
-use crate::completions::{next_event, ok_outcome, store, usage, Endpoint, Plan};
+use crate::completions::{
+    next_event, ok_outcome, store, trace_output_verdicts, usage, Endpoint, Plan,
+};
 use crate::engine::{Event, EventKind};
 use crate::request_trace::{RequestTrace, CLIENT_CLOSED};
 use crate::server::AppState;
@@ -83,6 +85,7 @@ impl ChunkWriter {
             return;
         }
         store(&self.state, &self.plan, &choices);
+        trace_output_verdicts(&mut self.trace, &choices);
         self.trace.finish(ok_outcome(&choices));
         if self.plan.include_usage {
             let mut chunk = self.chunk(Vec::new());

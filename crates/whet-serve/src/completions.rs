@@ -11,6 +11,9 @@
 //! `generation_config.json` (greedy unless it sets `do_sample`), which a request's
 //! `temperature`, `top_p`, ... override, so a request without them generates what `whet
 //! generate` does. Each of `n` choices (per prompt) is one engine job with seed `seed + index`.
+//! The guardrail policy of the requested name (route or model, see `guardrails`) checks the
+//! prompt here, before it is tokenised (redacted text is what the model and the feedback
+//! database see), and the generated text in `choice`, streamed or not.
 //! A finished request is queued for the feedback database before its last byte goes out, and a
 //! [`RequestTrace`] reports every request, failed or not, to the metrics and the log.
 //!
@@ -37,6 +40,7 @@ use crate::choice::{Choice, Update};
 use crate::completion_stream::stream;
 use crate::engine::{Event, EventKind, Job, SubmitError};
 use crate::feedback_store::ResponseRecord;
+use crate::guardrails::{intervention, Guardrail, Intervention};
 use crate::request_trace::{Outcome, RequestTrace};
 use crate::server::AppState;
 
@@ -74,7 +78,7 @@ pub(crate) struct Plan {
     /// What the feedback database keeps of the prompt: the chat messages as the template saw
     /// them, or the completion prompt as sent.
     pub(crate) prompt_json: Value,
-    pub(crate) adapter: Option<usize>,
+    pub(crate) adapter: Option<Arc<crate::lora_set::LoraSet>>,
     pub(crate) adapter_version: Option<String>,
     pub(crate) tokenizer: Arc<ModelTokenizer>,
     pub(crate) prompts: Vec<Vec<u32>>,
@@ -84,6 +88,10 @@ pub(crate) struct Plan {
     pub(crate) top_logprobs: Option<usize>,
     pub(crate) stream: bool,
     pub(crate) include_usage: bool,
+    /// The guardrail policy of the requested name, if any.
+    pub(crate) guard: Option<Arc<Guardrail>>,
+    /// What the guardrails did to the prompt.
+    pub(crate) verdicts: Vec<Intervention>,
 }
 
 pub async fn chat_completions(
@@ -113,6 +121,9 @@ async fn answer(
     let (plan, events, choices) = match start(&state, endpoint, body, &mut trace) {
         Ok(started) => started,
         Err(e) => {
+            if matches!(e.code, "content_filter" | "guardrail_limit") {
+                store_refusal(&state, endpoint, &trace);
+            }
             trace.fail(e.status.as_u16(), e.code);
             return Err(e);
         }
@@ -205,6 +216,8 @@ fn plan(
         .get(&model)
         .ok_or_else(|| ApiError::model_not_found(&model, &state.model_and_route_names()))?;
     trace.routed(&id, route.as_deref(), &served.name);
+    let guard = state.guardrails.for_name(&r.model);
+    let mut verdicts = Vec::new();
     let tok = &served.tokenizer;
     let internal = |e: whet_data::Error| ApiError::internal(e.to_string());
     let (prompt_param, prompts, prompt_json) = match endpoint {
@@ -224,11 +237,16 @@ fn plan(
                     "`messages` must hold at least one message",
                 ));
             }
-            let values = messages
+            let mut values = messages
                 .iter()
                 .enumerate()
                 .map(|(i, m)| m.to_template_value(i))
                 .collect::<Result<Vec<_>, _>>()?;
+            if let Some(g) = &guard {
+                let checked = g.check_messages(&mut values, &mut verdicts);
+                trace.intervened(&verdicts);
+                checked?;
+            }
             let text = tok.render_chat(&values, true).map_err(|e| {
                 ApiError::invalid(
                     "messages",
@@ -248,6 +266,19 @@ fn plan(
                     "/v1/completions takes `prompt`; `messages` belongs to /v1/chat/completions",
                 ));
             }
+            let texts = match &r.prompt {
+                Some(Prompt::Text(t)) => Some(vec![t.clone()]),
+                Some(Prompt::Texts(ts)) => Some(ts.clone()),
+                _ => None,
+            };
+            let texts = match (&guard, texts) {
+                (Some(g), Some(texts)) => {
+                    let checked = g.check_texts(texts, &mut verdicts);
+                    trace.intervened(&verdicts);
+                    Some(checked?)
+                }
+                (_, texts) => texts,
+            };
             let prompts = match &r.prompt {
                 None => {
                     return Err(ApiError::invalid_type(
@@ -255,9 +286,9 @@ fn plan(
                         "`prompt` is required",
                     ))
                 }
-                Some(Prompt::Text(t)) => vec![tok.encode(t, true).map_err(internal)?],
-                Some(Prompt::Texts(ts)) => ts
+                Some(Prompt::Text(_) | Prompt::Texts(_)) => texts
                     .iter()
+                    .flatten()
                     .map(|t| tok.encode(t, true))
                     .collect::<Result<_, _>>()
                     .map_err(internal)?,
@@ -271,7 +302,12 @@ fn plan(
                     format!("token id {bad} is outside the vocabulary of {vocab}"),
                 ));
             }
-            let as_sent = serde_json::to_value(&r.prompt).unwrap_or(Value::Null);
+            // With a guardrail, the prompt as the model saw it (redacted).
+            let as_sent = match (&r.prompt, &texts) {
+                (Some(Prompt::Text(_)), Some(t)) if guard.is_some() => json!(t[0]),
+                (Some(Prompt::Texts(_)), Some(t)) if guard.is_some() => json!(t),
+                _ => serde_json::to_value(&r.prompt).unwrap_or(Value::Null),
+            };
             ("prompt", prompts, as_sent)
         }
     };
@@ -295,6 +331,38 @@ fn plan(
     } else {
         "max_tokens"
     };
+    let mut output_limit = context - longest;
+    if let Some(g) = &guard {
+        if let Some(limit) = g.max_prompt_tokens.filter(|&l| longest > l) {
+            trace.intervened(&[intervention(
+                "prompt_length",
+                "refuse",
+                &format!("{longest} tokens"),
+            )]);
+            return Err(ApiError::guardrail_limit(
+                prompt_param,
+                format!("The prompt has {longest} tokens; the guardrail policy `{}` allows at most {limit} (`max_prompt_tokens`); shorten the prompt", g.name),
+            ));
+        }
+        if let Some(limit) = g.max_output_tokens {
+            if let Some(m) = r
+                .max_completion_tokens
+                .or(r.max_tokens)
+                .filter(|&m| m > limit)
+            {
+                trace.intervened(&[intervention(
+                    "output_length",
+                    "refuse",
+                    &format!("{m} tokens"),
+                )]);
+                return Err(ApiError::guardrail_limit(
+                    max_tokens_param,
+                    format!("`{max_tokens_param}` is {m}; the guardrail policy `{}` allows at most {limit} (`max_output_tokens`); ask for {limit} or fewer", g.name),
+                ));
+            }
+            output_limit = output_limit.min(limit);
+        }
+    }
     let max_new_tokens = match r.max_completion_tokens.or(r.max_tokens) {
         Some(0) => return Err(ApiError::invalid(max_tokens_param, format!("`{max_tokens_param}` must be at least 1"))),
         Some(m) if longest + m > context => {
@@ -308,7 +376,7 @@ fn plan(
             ))
         }
         Some(m) => m,
-        None => context - longest,
+        None => output_limit,
     };
 
     let n = r.n.unwrap_or(1);
@@ -354,6 +422,12 @@ fn plan(
             ))
         }
     };
+    if let (Some(g), Some(_)) = (guard.as_ref().filter(|g| g.checks_output()), top_logprobs) {
+        return Err(ApiError::invalid(
+            "logprobs",
+            format!("log-probabilities are not available for `{}`: its guardrail policy `{}` checks the generated text, and per-token log-probabilities would show it unchecked; leave out `logprobs`", r.model, g.name),
+        ));
+    }
     if let Some(k) = top_logprobs.filter(|&k| k > MAX_TOP_LOGPROBS) {
         let param = if endpoint == Endpoint::Chat {
             "top_logprobs"
@@ -404,7 +478,7 @@ fn plan(
         route,
         user: r.user.clone(),
         prompt_json,
-        adapter: served.adapter,
+        adapter: served.lora.clone(),
         adapter_version: served.version.clone(),
         tokenizer: served.tokenizer.clone(),
         prompts,
@@ -418,6 +492,8 @@ fn plan(
         top_logprobs,
         stream: r.stream == Some(true),
         include_usage: r.stream_options.as_ref().is_some_and(|o| o.include_usage),
+        guard,
+        verdicts,
     })
 }
 
@@ -436,7 +512,7 @@ fn submit(
             params.sampling.seed = params.sampling.seed.wrapping_add(index as u64);
             let job = Job {
                 prompt: prompt.clone(),
-                adapter: plan.adapter,
+                adapter: plan.adapter.clone(),
                 params,
                 top_logprobs: plan.top_logprobs,
                 index,
@@ -448,7 +524,7 @@ fn submit(
                 SubmitError::QueueFull => ApiError::queue_full(state.limits.max_queue),
                 SubmitError::Stopped => ApiError::unavailable(),
             })?;
-            choices.push(Choice::new(&plan.stops, cancel));
+            choices.push(Choice::new(&plan.stops, cancel, plan.guard.as_ref()));
         }
     }
     Ok((rx, choices))
@@ -513,7 +589,50 @@ pub(crate) fn store(state: &AppState, plan: &Plan, choices: &[Choice]) {
         choices: choices_json,
         prompt_tokens: plan.prompts.iter().map(Vec::len).sum(),
         completion_tokens: choices.iter().map(|c| c.completion_tokens).sum(),
+        guardrails: plan.guard.as_ref().map(|_| {
+            let all: Vec<&Intervention> = plan
+                .verdicts
+                .iter()
+                .chain(choices.iter().flat_map(|c| c.verdicts()))
+                .collect();
+            serde_json::to_string(&all).unwrap_or_default()
+        }),
     });
+}
+
+/// Stores a request a guardrail refused, with its verdicts but without its prompt (which may
+/// hold what the guardrail refused, PII not yet redacted among it): `prompt` is `null`, the
+/// response empty, `finish_reason` `content_filter`.
+fn store_refusal(state: &AppState, endpoint: Endpoint, trace: &RequestTrace) {
+    let (id, route, variant) = trace.routing();
+    state.feedback.record(ResponseRecord {
+        id: id.to_string(),
+        created: std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0.0, |d| d.as_secs_f64()),
+        endpoint: match endpoint {
+            Endpoint::Chat => "chat",
+            Endpoint::Completion => "completion",
+        },
+        route: (!route.is_empty()).then(|| route.to_string()),
+        variant: variant.to_string(),
+        adapter_version: None,
+        user: None,
+        prompt: "null".into(),
+        response: String::new(),
+        finish_reason: Some("content_filter".into()),
+        choices: None,
+        prompt_tokens: 0,
+        completion_tokens: 0,
+        guardrails: Some(serde_json::to_string(trace.interventions()).unwrap_or_default()),
+    });
+}
+
+/// Counts the output guardrails' interventions of finished choices.
+pub(crate) fn trace_output_verdicts(trace: &mut RequestTrace, choices: &[Choice]) {
+    for c in choices {
+        trace.intervened(c.verdicts());
+    }
 }
 
 /// Waits for every choice and answers with one JSON object.
@@ -540,6 +659,7 @@ async fn collect(
         }
     }
     store(state, &plan, &choices);
+    trace_output_verdicts(trace, &choices);
     trace.finish(ok_outcome(&choices));
     let usage = usage(&plan, &choices);
     let want_logprobs = plan.top_logprobs.is_some();

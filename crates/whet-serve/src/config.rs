@@ -13,6 +13,9 @@
 //! [routes.support-bot]                # A/B route: variant (served model) -> weight
 //! support = 90
 //! base-model = 10
+//! [guardrails.strict]                 # a guardrail policy (see `guardrail_config`)
+//! applies_to = ["support-bot"]
+//! pii_output = true
 //! ```
 
 use std::collections::BTreeMap;
@@ -24,6 +27,7 @@ use serde::Deserialize;
 use whet_data::prep::config::{lexical_join, toml_error};
 
 use crate::error::{Error, Result};
+use crate::guardrail_config::{check_guardrails, GuardrailConfig};
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -68,6 +72,14 @@ pub struct ServeConfig {
     /// directory if missing); default `feedback.sqlite` beside the config.
     #[serde(default = "default_feedback_db")]
     pub feedback_db: PathBuf,
+    /// Guardrail policies by name, each applied to the routes and models in its `applies_to`
+    /// (see `guardrail_config`).
+    #[serde(default)]
+    pub guardrails: BTreeMap<String, GuardrailConfig>,
+    /// Directories `POST /v1/adapters` may load adapters from (each must exist); empty: adapters
+    /// cannot be added at run time.
+    #[serde(default)]
+    pub adapter_dirs: Vec<PathBuf>,
 }
 
 fn default_dtype() -> String {
@@ -120,6 +132,7 @@ impl ServeConfig {
         join(&mut config.model);
         join(&mut config.feedback_db);
         config.adapters.values_mut().for_each(join);
+        config.adapter_dirs.iter_mut().for_each(join);
         Ok(config)
     }
 
@@ -200,6 +213,20 @@ impl ServeConfig {
                     "is also the base model's name; set `model_name` or rename the adapter".into(),
                 );
             }
+        }
+        if self.adapter_dirs.iter().any(|d| d.as_os_str().is_empty()) {
+            return bad(
+                "adapter_dirs",
+                "entries must be directory paths, e.g. [\"../runs\"]".into(),
+            );
+        }
+        let names: Vec<&str> = served
+            .iter()
+            .copied()
+            .chain(self.routes.keys().map(String::as_str))
+            .collect();
+        if let Err((key, message)) = check_guardrails(&self.guardrails, &names) {
+            return bad(&key, message);
         }
         for (key, keys) in [
             ("api_keys", &self.api_keys),
@@ -322,5 +349,49 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("line 3") && err.contains("-1"), "{err}");
+    }
+
+    #[test]
+    fn guardrail_policies_name_known_routes_kinds_and_patterns() {
+        let base = "model = \"m\"\n[routes.bot]\nm = 1\n";
+        let ok = parse(&format!(
+            "{base}[guardrails.strict]\napplies_to = [\"bot\", \"*\"]\npii_output = true\n"
+        ))
+        .unwrap();
+        assert!(ok.guardrails["strict"].pii_output);
+        for (table, expect) in [
+            ("applies_to = [\"nobot\"]", "guardrails.s.applies_to"),
+            ("applies_to = []", "guardrails.s.applies_to"),
+            (
+                "applies_to = [\"*\"]\npii_input = true\npii_kinds = [\"mail\"]",
+                "guardrails.s.pii_kinds",
+            ),
+            (
+                "applies_to = [\"*\"]\nblocked_patterns = [\"(\"]",
+                "guardrails.s.blocked_patterns",
+            ),
+            (
+                "applies_to = [\"*\"]\nmax_output_tokens = 0",
+                "guardrails.s.max_output_tokens",
+            ),
+            (
+                "applies_to = [\"*\"]\nblocked_action = \"drop\"",
+                "blocked_action",
+            ),
+        ] {
+            let err = parse(&format!("{base}[guardrails.s]\n{table}\n"))
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(expect), "{table}: {err}");
+        }
+        let err = parse(&format!(
+            "{base}[guardrails.a]\napplies_to = [\"bot\"]\n[guardrails.b]\napplies_to = [\"bot\"]\n"
+        ))
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("guardrails.b.applies_to") && err.contains("guardrails.a"),
+            "{err}"
+        );
     }
 }

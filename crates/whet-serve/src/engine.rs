@@ -36,8 +36,9 @@ use crate::lora_set::LoraSet;
 pub struct Job {
     /// Prompt token ids (at least one).
     pub prompt: Vec<u32>,
-    /// Index into the engine's adapters; `None` is the base model.
-    pub adapter: Option<usize>,
+    /// The adapter's weights; `None` is the base model. The job holds them to its end, so an
+    /// adapter replaced or removed meanwhile still serves the requests that started with it.
+    pub adapter: Option<Arc<LoraSet>>,
     pub params: GenerationParams,
     /// Report the chosen token's log-probability and this many alternatives.
     pub top_logprobs: Option<usize>,
@@ -118,19 +119,13 @@ pub struct EngineHandle {
 }
 
 impl EngineHandle {
-    /// Starts the engine thread for `model` (without adapters attached) and `adapters`.
-    pub fn spawn(
-        model: CausalLm,
-        adapters: Vec<LoraSet>,
-        max_batch: usize,
-        max_queue: usize,
-    ) -> Result<Self> {
+    /// Starts the engine thread for `model` (without adapters attached).
+    pub fn spawn(model: CausalLm, max_batch: usize, max_queue: usize) -> Result<Self> {
         let (jobs, rx) = sync_channel(max_queue);
         let stats = Arc::new(EngineStats::default());
         stats.running.store(true, Ordering::SeqCst);
         let engine = Engine {
             model,
-            adapters,
             installed: None,
             max_batch: max_batch.max(1),
             stats: stats.clone(),
@@ -166,8 +161,7 @@ impl EngineHandle {
 struct Engine {
     /// The base model; `installed` says which adapter its projections hold now.
     model: CausalLm,
-    adapters: Vec<LoraSet>,
-    installed: Option<usize>,
+    installed: Option<Arc<LoraSet>>,
     max_batch: usize,
     stats: Arc<EngineStats>,
 }
@@ -229,12 +223,12 @@ impl Engine {
             running.retain(|s| !s.done);
             self.stats.active.store(running.len(), Ordering::Relaxed);
             // Stable: sequences of one adapter keep their arrival order.
-            running.sort_by_key(|s| s.job.adapter);
-            for group in running.chunk_by_mut(|a, b| a.job.adapter == b.job.adapter) {
-                let adapter = group[0].job.adapter;
-                if self.installed != adapter {
-                    LoraSet::install(&mut self.model, adapter.and_then(|i| self.adapters.get(i)));
-                    self.installed = adapter;
+            running.sort_by_key(|s| s.job.adapter.as_ref().map(Arc::as_ptr));
+            for group in running.chunk_by_mut(|a, b| same_adapter(&a.job.adapter, &b.job.adapter)) {
+                if !same_adapter(&self.installed, &group[0].job.adapter) {
+                    LoraSet::install(&mut self.model, group[0].job.adapter.as_deref());
+                    // Holding the Arc keeps the address unique while it is compared.
+                    self.installed = group[0].job.adapter.clone();
                 }
                 self.step(group);
             }
@@ -366,6 +360,15 @@ impl Engine {
             .forward_last(&input, cache)?
             .squeeze(0)?
             .to_vec1()?)
+    }
+}
+
+/// Whether two jobs run on the same adapter weights (the same version of it), or both on none.
+fn same_adapter(a: &Option<Arc<LoraSet>>, b: &Option<Arc<LoraSet>>) -> bool {
+    match (a, b) {
+        (None, None) => true,
+        (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+        _ => false,
     }
 }
 

@@ -17,8 +17,10 @@
 //!   `endpoint` is `chat` or `completion`; `prompt` is JSON: the chat messages as the template
 //!   saw them (`[{role, content}]`), or the completion `prompt` as sent; `response` and
 //!   `finish_reason` are the first choice's, `choices` a JSON list of every choice's text when
-//!   there were several; `guardrails` is kept for guardrail verdicts (JSON, NULL until
-//!   guardrails exist).
+//!   there were several; `guardrails` is the guardrail verdicts: NULL when no guardrail policy
+//!   applied, else a JSON list of interventions (`[{guardrail, action, detail}]`, empty when
+//!   the policy found nothing). A request a guardrail refused is stored with its verdicts,
+//!   `prompt` `null`, an empty `response` and `finish_reason` `content_filter`.
 //! - `feedback(id INTEGER PRIMARY KEY, response_id TEXT REFERENCES responses(id), created REAL,
 //!   rating INTEGER, preferred INTEGER, comment TEXT)`: one row per `POST /v1/feedback`; the
 //!   latest row of a response is its feedback.
@@ -83,6 +85,8 @@ pub struct ResponseRecord {
     pub choices: Option<String>,
     pub prompt_tokens: usize,
     pub completion_tokens: usize,
+    /// JSON list of guardrail interventions; `None` when no policy applied.
+    pub guardrails: Option<String>,
 }
 
 /// Feedback on a stored response (checked by the caller: a rating is 1 to 5, and at least one
@@ -259,8 +263,8 @@ fn write_loop(conn: &Connection, commands: Receiver<Command>) {
 
 fn insert_response(conn: &Connection, r: &ResponseRecord) -> rusqlite::Result<usize> {
     conn.execute(
-        "INSERT OR REPLACE INTO responses (id, created, endpoint, route, variant, adapter_version, user, prompt, response, finish_reason, choices, prompt_tokens, completion_tokens)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+        "INSERT OR REPLACE INTO responses (id, created, endpoint, route, variant, adapter_version, user, prompt, response, finish_reason, choices, prompt_tokens, completion_tokens, guardrails)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
         params![
             r.id,
             r.created,
@@ -275,6 +279,7 @@ fn insert_response(conn: &Connection, r: &ResponseRecord) -> rusqlite::Result<us
             r.choices,
             r.prompt_tokens as i64,
             r.completion_tokens as i64,
+            r.guardrails,
         ],
     )
 }
@@ -325,6 +330,7 @@ mod tests {
             choices: None,
             prompt_tokens: 3,
             completion_tokens: 2,
+            guardrails: None,
         }
     }
 

@@ -9,14 +9,17 @@
 //! or not; `server` has the routes, authentication and lifecycle; `api_error` the OpenAI error
 //! format; `routes` the A/B routes (sticky weighted variants) and `route_api` changing their
 //! weights at run time;
+//! `adapter_api` adds, replaces and removes adapters at run time;
 //! `feedback_store` keeps finished responses and user feedback in SQLite, `feedback_api` takes
 //! feedback and `feedback_export` turns it into training data and per-variant tallies;
 //! `metrics` is the Prometheus registry behind `/metrics` and `request_trace` follows each
-//! request to its metrics and its log line; `openapi` serves the API's OpenAPI document.
+//! request to its metrics and its log line; `openapi` serves the API's OpenAPI document;
+//! `guardrail_config` and `guardrails` are the per-route guardrail policies and their prompt
+//! checks, `output_guard` checks generated text, streamed or not.
 //!
-//! Not here yet (issue #6): a batched forward over sequences of different lengths, adapter hot
-//! add/remove, guardrails.
+//! Not here yet (issue #6): a batched forward over sequences of different lengths.
 
+pub mod adapter_api;
 pub mod api_error;
 pub mod api_types;
 pub mod choice;
@@ -28,9 +31,12 @@ pub mod error;
 pub mod feedback_api;
 pub mod feedback_export;
 pub mod feedback_store;
+pub mod guardrail_config;
+pub mod guardrails;
 pub mod lora_set;
 pub mod metrics;
 pub mod openapi;
+pub mod output_guard;
 pub mod request_trace;
 pub mod route_api;
 pub mod routes;

@@ -20,6 +20,10 @@
 //! - `whet_feedback_rating` histogram (buckets at 1 to 5) and
 //!   `whet_feedback_preferred_total{route,variant,preferred}` counter.
 //!
+//! - `whet_guardrail_interventions_total{route,variant,guardrail,action}`: every guardrail
+//!   intervention (`guardrail`: `pii_input`, `pii_output`, `blocked_input`, `blocked_output`,
+//!   `injection`, `prompt_length`, `output_length`; `action`: `redact`, `refuse`, `flag`).
+//!
 //! Requests refused for their key never reach a route: `whet_auth_failures_total{status}` (401 or
 //! 403) counts them.
 //!
@@ -51,6 +55,7 @@ pub struct Metrics {
     pub in_flight: IntGaugeVec,
     pub feedback_rating: HistogramVec,
     pub feedback_preferred: IntCounterVec,
+    pub guardrail_interventions: IntCounterVec,
     /// Requests refused for their key (401, 403), before any handler: by status.
     pub auth_failures: IntCounterVec,
     queue_depth: IntGauge,
@@ -130,6 +135,13 @@ impl Metrics {
                 ),
                 &["route", "variant", "preferred"],
             )?,
+            guardrail_interventions: IntCounterVec::new(
+                Opts::new(
+                    "whet_guardrail_interventions_total",
+                    "Guardrail interventions (redactions, refusals, flags)",
+                ),
+                &["route", "variant", "guardrail", "action"],
+            )?,
             auth_failures: IntCounterVec::new(
                 Opts::new(
                     "whet_auth_failures_total",
@@ -160,6 +172,7 @@ impl Metrics {
         r.register(Box::new(metrics.in_flight.clone()))?;
         r.register(Box::new(metrics.feedback_rating.clone()))?;
         r.register(Box::new(metrics.feedback_preferred.clone()))?;
+        r.register(Box::new(metrics.guardrail_interventions.clone()))?;
         r.register(Box::new(metrics.auth_failures.clone()))?;
         r.register(Box::new(metrics.queue_depth.clone()))?;
         r.register(Box::new(metrics.queue_capacity.clone()))?;

@@ -20,6 +20,8 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/v1/models/{model}"),
     ("post", "/v1/feedback"),
     ("put", "/v1/routes/{route}"),
+    ("post", "/v1/adapters"),
+    ("delete", "/v1/adapters/{name}"),
     ("get", "/health"),
     ("get", "/ready"),
     ("get", "/metrics"),

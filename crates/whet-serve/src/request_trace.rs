@@ -1,7 +1,8 @@
 //! What one completion request did, followed from its arrival to its end, then reported once:
 //! to the Prometheus metrics ([`crate::metrics`]) and as one structured log line (`tracing`,
 //! target `whet::request`) with the id, endpoint, route, variant, status, error code, token
-//! counts, time to first token and duration.
+//! counts, time to first token, duration and guardrail interventions (`guardrails`:
+//! `guardrail:action:detail` items, comma-separated).
 //!
 //! A trace always ends exactly once: with [`RequestTrace::finish`] when the handler or the stream
 //! task knows the outcome, or, when it is dropped unfinished (the client went away and axum
@@ -11,6 +12,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use crate::completions::Endpoint;
+use crate::guardrails::Intervention;
 use crate::metrics::Metrics;
 
 /// HTTP status recorded for a client that went away before the end (nginx's convention).
@@ -32,6 +34,8 @@ pub struct RequestTrace {
     /// Whether the in-flight gauge counts this request (from [`RequestTrace::planned`] on).
     counted: bool,
     finished: bool,
+    /// Guardrail interventions, counted as they are recorded and named in the log line.
+    guardrails: Vec<Intervention>,
 }
 
 /// How a request ended.
@@ -59,6 +63,7 @@ impl RequestTrace {
             tokens_seen: 0,
             counted: false,
             finished: false,
+            guardrails: Vec::new(),
         }
     }
 
@@ -76,6 +81,27 @@ impl RequestTrace {
         self.id = id.to_string();
         self.route = route.unwrap_or_default().to_string();
         self.variant = variant.to_string();
+    }
+
+    /// Counts guardrail interventions and keeps them for the log line.
+    pub fn intervened(&mut self, verdicts: &[Intervention]) {
+        for v in verdicts {
+            self.metrics
+                .guardrail_interventions
+                .with_label_values(&[&self.route, &self.variant, v.guardrail, v.action])
+                .inc();
+            self.guardrails.push(v.clone());
+        }
+    }
+
+    /// The interventions recorded so far.
+    pub fn interventions(&self) -> &[Intervention] {
+        &self.guardrails
+    }
+
+    /// The request's id, route (empty: none) and variant, once routed.
+    pub fn routing(&self) -> (&str, &str, &str) {
+        (&self.id, &self.route, &self.variant)
     }
 
     /// The request passed its checks and goes to the engine.
@@ -155,6 +181,12 @@ impl RequestTrace {
             completion_tokens = outcome.completion_tokens,
             ttft_ms = ttft_ms.unwrap_or(0),
             duration_ms = (duration * 1000.0).round() as u64,
+            guardrails = %self
+                .guardrails
+                .iter()
+                .map(|v| format!("{}:{}:{}", v.guardrail, v.action, v.detail))
+                .collect::<Vec<_>>()
+                .join(","),
             "request"
         );
     }

@@ -56,12 +56,9 @@ fn update(
         ));
     }
     let update: RouteUpdate = crate::api_types::parse_json(&body, "a route update")?;
-    let served: Vec<&str> = state
-        .models
-        .models
-        .iter()
-        .map(|m| m.name.as_str())
-        .collect();
+    let _changing = state.lock_changes();
+    let models = state.models.all();
+    let served: Vec<&str> = models.iter().map(|m| m.name.as_str()).collect();
     check_weights(&update.weights, &served)
         .map_err(|message| ApiError::invalid("weights", format!("`weights` {message}")))?;
     state.routes.set(route, update.weights.clone());

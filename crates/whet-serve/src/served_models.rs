@@ -3,9 +3,14 @@
 //! tokenizer files when training saved them there, else the base model's) and the generation
 //! defaults of the base model's `generation_config.json`. Each adapter has a version, a short
 //! hash of its weights file, that responses and `/v1/models` report.
+//!
+//! Adapters are added, replaced and removed while the server runs (`adapter_api`): the list is
+//! behind a lock and each entry is an `Arc`, so a request takes the entry (tokenizer, weights,
+//! version) it starts with and keeps it to its end whatever happens to the name meanwhile; the
+//! engine gets the weights with each job, not by index.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
 use candle_core::Device;
 use sha2::{Digest, Sha256};
@@ -18,8 +23,8 @@ use crate::lora_set::LoraSet;
 
 pub struct ServedModel {
     pub name: String,
-    /// Index of the adapter in the engine; `None` for the base model.
-    pub adapter: Option<usize>,
+    /// The adapter's weights; `None` for the base model.
+    pub lora: Option<Arc<LoraSet>>,
     /// The base model directory, or the adapter directory.
     pub dir: PathBuf,
     pub tokenizer: Arc<ModelTokenizer>,
@@ -30,8 +35,12 @@ pub struct ServedModel {
 }
 
 pub struct ServedModels {
-    /// The base model first, then the adapters by name.
-    pub models: Vec<ServedModel>,
+    /// The base model first, then the adapters (in the order they were added).
+    models: RwLock<Vec<Arc<ServedModel>>>,
+    /// The base model without adapters (its tensors shared with the engine's copy), against
+    /// which adapters added at run time are loaded and checked.
+    base: CausalLm,
+    base_dir: PathBuf,
     pub defaults: GenerationConfig,
     /// Positions the model supports (`max_position_embeddings`).
     pub context_length: usize,
@@ -40,12 +49,10 @@ pub struct ServedModels {
     pub created: u64,
 }
 
-/// What loading produces: the names, the model for the engine and the adapters' weights (in
-/// the order of the served models' `adapter` indices).
+/// What loading produces: the served models and the model for the engine.
 pub struct Loaded {
     pub served: ServedModels,
     pub model: CausalLm,
-    pub adapters: Vec<LoraSet>,
 }
 
 impl ServedModels {
@@ -61,56 +68,109 @@ impl ServedModels {
         };
         let base_name = config.base_model_name();
         let base_tok = tokenizer_for(&base_name, None)?;
-        let mut models = vec![ServedModel {
+        let mut models = vec![Arc::new(ServedModel {
             name: base_name,
-            adapter: None,
+            lora: None,
             dir: config.model.clone(),
             eos_token_ids: defaults.resolve_eos_token_ids(&model.config, base_tok.eos_token_id()),
             tokenizer: Arc::new(base_tok),
             version: None,
-        }];
-        let mut adapters = Vec::new();
-        for (name, dir) in &config.adapters {
-            let set = LoraSet::load(&model, name, dir)?;
-            let tok = tokenizer_for(name, Some(dir))?;
-            models.push(ServedModel {
-                name: name.clone(),
-                adapter: Some(adapters.len()),
-                dir: dir.clone(),
-                eos_token_ids: defaults.resolve_eos_token_ids(&model.config, tok.eos_token_id()),
-                tokenizer: Arc::new(tok),
-                version: Some(adapter_version(dir)?),
-            });
-            adapters.push(set);
-        }
+        })];
         let created = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_secs());
-        let served = ServedModels {
-            models,
+        let mut served = ServedModels {
+            models: RwLock::new(Vec::new()),
+            base: model.clone(),
+            base_dir: config.model.clone(),
             defaults,
             context_length: model.config.max_position_embeddings,
             vocab_size: model.config.vocab_size,
             created,
         };
-        Ok(Loaded {
-            served,
-            model,
-            adapters,
+        for (name, dir) in &config.adapters {
+            models.push(Arc::new(served.load_adapter(name, dir)?));
+        }
+        served.models = RwLock::new(models);
+        Ok(Loaded { served, model })
+    }
+
+    /// Loads the PEFT adapter in `dir` as `name`, checked against the base model, with its
+    /// tokenizer and version. Slow (reads the weights): not on the async runtime.
+    pub fn load_adapter(&self, name: &str, dir: &Path) -> Result<ServedModel> {
+        let set = LoraSet::load(&self.base, name, dir)?;
+        let tok = ModelTokenizer::load_for(&self.base_dir, Some(dir)).map_err(|source| {
+            Error::Tokenizer {
+                what: format!("the tokenizer of `{name}`"),
+                source: Box::new(source),
+            }
+        })?;
+        Ok(ServedModel {
+            name: name.to_string(),
+            lora: Some(Arc::new(set)),
+            dir: dir.to_path_buf(),
+            eos_token_ids: self
+                .defaults
+                .resolve_eos_token_ids(&self.base.config, tok.eos_token_id()),
+            tokenizer: Arc::new(tok),
+            version: Some(adapter_version(dir)?),
         })
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, Vec<Arc<ServedModel>>> {
+        self.models.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, Vec<Arc<ServedModel>>> {
+        self.models.write().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Adds an adapter, or replaces the one of the same name; returns the one replaced.
+    /// Requests already running keep the entry they started with.
+    pub fn insert(&self, model: ServedModel) -> Option<Arc<ServedModel>> {
+        let mut models = self.write();
+        let new = Arc::new(model);
+        match models.iter_mut().find(|m| m.name == new.name) {
+            Some(slot) => Some(std::mem::replace(slot, new)),
+            None => {
+                models.push(new);
+                None
+            }
+        }
+    }
+
+    /// Removes adapter `name` (never the base model); returns it.
+    pub fn remove(&self, name: &str) -> Option<Arc<ServedModel>> {
+        let mut models = self.write();
+        let at = models
+            .iter()
+            .position(|m| m.name == name && m.lora.is_some())?;
+        Some(models.remove(at))
     }
 
     pub fn contains(&self, name: &str) -> bool {
         self.get(name).is_some()
     }
 
-    pub fn get(&self, name: &str) -> Option<&ServedModel> {
-        self.models.iter().find(|m| m.name == name)
+    pub fn get(&self, name: &str) -> Option<Arc<ServedModel>> {
+        self.read().iter().find(|m| m.name == name).cloned()
+    }
+
+    /// Every served model now, base model first.
+    pub fn all(&self) -> Vec<Arc<ServedModel>> {
+        self.read().clone()
+    }
+
+    pub fn base_name(&self) -> String {
+        self.read()
+            .first()
+            .map(|m| m.name.clone())
+            .unwrap_or_default()
     }
 
     /// The names, for error messages.
     pub fn names(&self) -> String {
-        self.models
+        self.read()
             .iter()
             .map(|m| format!("`{}`", m.name))
             .collect::<Vec<_>>()

@@ -4,7 +4,8 @@
 //! Routes: `POST /v1/chat/completions`, `POST /v1/completions`, `GET /v1/models`,
 //! `GET /v1/models/{model}`, `POST /v1/feedback` (all behind the API keys when the config sets
 //! any),
-//! `PUT /v1/routes/{route}` (admin keys only: 401 without a key, 403 with a non-admin one),
+//! `PUT /v1/routes/{route}`, `POST /v1/adapters` and `DELETE /v1/adapters/{name}` (admin keys
+//! only: 401 without a key, 403 with a non-admin one),
 //! `GET /health` (the process answers), `GET /ready` (the engine runs; with queue and batch
 //! counts), `GET /metrics` (Prometheus) and `GET /openapi.json` (this API's description), open
 //! so that probes, scrapers and tools need no key. `crate::openapi::ROUTES` lists them all. Anything else is a 404 or 405 in OpenAI's
@@ -13,18 +14,20 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::atomic::Ordering;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use axum::extract::{DefaultBodyLimit, Path, Request, State};
 use axum::http::{header, Method, Uri};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post, put};
+use axum::routing::{delete, get, post, put};
 use axum::{Json, Router};
 use serde_json::json;
 
+use crate::adapter_api::{delete_adapter, post_adapter};
 use crate::api_error::ApiError;
 use crate::completions::{chat_completions, completions};
 use crate::config::ServeConfig;
@@ -32,6 +35,7 @@ use crate::engine::EngineHandle;
 use crate::error::{Error, Result};
 use crate::feedback_api::post_feedback;
 use crate::feedback_store::FeedbackStore;
+use crate::guardrails::Guardrails;
 use crate::metrics::Metrics;
 use crate::openapi::openapi;
 use crate::route_api::put_route;
@@ -53,6 +57,11 @@ pub struct AppState {
     pub routes: Routes,
     pub feedback: Arc<FeedbackStore>,
     pub metrics: Arc<Metrics>,
+    pub guardrails: Guardrails,
+    /// Where `POST /v1/adapters` may load adapters from (the config's `adapter_dirs`).
+    pub adapter_dirs: Vec<PathBuf>,
+    /// Held while routes or adapters change, so a route never names a removed adapter.
+    changes: Mutex<()>,
     /// Accepted bearer keys (API and admin keys); empty: no authentication.
     keys: Vec<String>,
     /// The keys of the administrative routes.
@@ -60,6 +69,11 @@ pub struct AppState {
 }
 
 impl AppState {
+    /// Serialises changes of routes and adapters.
+    pub fn lock_changes(&self) -> MutexGuard<'_, ()> {
+        self.changes.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     /// The served model names and route names, for error messages.
     pub fn model_and_route_names(&self) -> String {
         let mut names = self.models.names();
@@ -82,12 +96,7 @@ impl Server {
         // The database first: a bad `feedback_db` fails before minutes of model loading.
         let feedback = Arc::new(FeedbackStore::open(&config.feedback_db)?);
         let loaded = ServedModels::load(config)?;
-        let engine = EngineHandle::spawn(
-            loaded.model,
-            loaded.adapters,
-            config.max_batch,
-            config.max_queue,
-        )?;
+        let engine = EngineHandle::spawn(loaded.model, config.max_batch, config.max_queue)?;
         let keys = config
             .api_keys
             .iter()
@@ -108,6 +117,15 @@ impl Server {
                 Metrics::new(config.max_queue, config.max_batch)
                     .map_err(|e| Error::Metrics(e.to_string()))?,
             ),
+            guardrails: Guardrails::new(&config.guardrails).map_err(|(key, message)| {
+                Error::Config {
+                    path: "the config".into(),
+                    key,
+                    message,
+                }
+            })?,
+            adapter_dirs: config.adapter_dirs.clone(),
+            changes: Mutex::new(()),
             keys,
             admin_keys: config.admin_keys.clone(),
         };
@@ -121,7 +139,7 @@ impl Server {
     pub fn model_names(&self) -> Vec<String> {
         self.state
             .models
-            .models
+            .all()
             .iter()
             .map(|m| m.name.clone())
             .collect()
@@ -179,6 +197,8 @@ fn router(state: Arc<AppState>) -> Router {
         .route_layer(middleware::from_fn_with_state(state.clone(), require_key));
     let admin = Router::new()
         .route("/v1/routes/{route}", put(put_route))
+        .route("/v1/adapters", post(post_adapter))
+        .route("/v1/adapters/{name}", delete(delete_adapter))
         .route_layer(middleware::from_fn_with_state(state.clone(), require_admin));
     Router::new()
         .merge(v1)
@@ -268,14 +288,11 @@ fn same_key(a: &str, b: &str) -> bool {
             == 0
 }
 
-fn model_json(state: &AppState, model: &ServedModel) -> serde_json::Value {
-    let base = state
-        .models
-        .models
-        .first()
-        .map(|m| m.name.as_str())
-        .unwrap_or_default();
-    let adapter = model.adapter.is_some();
+/// A served model's `/v1/models` entry.
+pub fn model_json(state: &AppState, model: &ServedModel) -> serde_json::Value {
+    let base = state.models.base_name();
+    let base = base.as_str();
+    let adapter = model.lora.is_some();
     let mut entry = json!({
         "id": model.name,
         "object": "model",
@@ -309,7 +326,7 @@ fn route_json(state: &AppState, route: &str) -> Option<serde_json::Value> {
 async fn list_models(State(state): State<Arc<AppState>>) -> Json<serde_json::Value> {
     let mut data: Vec<_> = state
         .models
-        .models
+        .all()
         .iter()
         .map(|m| model_json(&state, m))
         .collect();
@@ -325,7 +342,7 @@ async fn list_models(State(state): State<Arc<AppState>>) -> Json<serde_json::Val
 
 async fn get_model(State(state): State<Arc<AppState>>, Path(name): Path<String>) -> Response {
     if let Some(m) = state.models.get(&name) {
-        return Json(model_json(&state, m)).into_response();
+        return Json(model_json(&state, &m)).into_response();
     }
     match route_json(&state, &name) {
         Some(entry) => Json(entry).into_response(),

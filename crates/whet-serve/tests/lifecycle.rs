@@ -26,11 +26,13 @@ fn openapi_describes_every_route_and_the_server_answers_each() {
         );
         let concrete = path
             .replace("{model}", "base")
-            .replace("{route}", "no-such-route");
+            .replace("{route}", "no-such-route")
+            .replace("{name}", "no-such-adapter");
         let reply = match *method {
             "get" => server.get(&concrete, None),
             "post" => server.post(&concrete, "{}", None),
             "put" => server.put(&concrete, "{}", None),
+            "delete" => server.delete(&concrete, None),
             other => panic!("{other}"),
         };
         // A served route answers for itself: anything but "no such route" or "wrong method".

@@ -29,31 +29,42 @@ pub fn base_model_dir() -> PathBuf {
 pub fn adapter_dir() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
-        let mut model = CausalLm::load(&base_model_dir(), DType::F32, &Device::Cpu).unwrap();
-        let config = LoraConfig {
-            r: 8,
-            lora_alpha: 16.0,
-            lora_dropout: 0.0,
-            use_rslora: false,
-            target_modules: TargetModules::AllLinear,
-            base_model_name_or_path: None,
-        };
-        whet_adapter::init_adapter(&mut model, &config, 7).unwrap();
-        for (i, (_, proj)) in model.projections_mut().into_iter().enumerate() {
-            if let Some(lora) = &mut proj.lora {
-                // B from a seeded init too: A's values, reshaped, scaled down.
-                let (out, r) = lora.b.dims2().unwrap();
-                let vals: Vec<f32> = (0..out * r)
-                    .map(|k| (((k * 7919 + i * 104729) % 2001) as f32 / 1000.0 - 1.0) * 0.5)
-                    .collect();
-                lora.b = candle_core::Tensor::from_vec(vals, (out, r), &Device::Cpu).unwrap();
-            }
-        }
         let dir = tempfile::tempdir().unwrap().keep();
-        whet_adapter::save_adapter(&model, &config, &dir).unwrap();
+        write_adapter(&dir, 0);
         dir
     })
 }
+
+/// Writes a LoRA adapter for the base model with a non-zero B into `dir`; adapters of different
+/// `variant`s have different weights (and so different versions).
+pub fn write_adapter(dir: &Path, variant: usize) {
+    let mut model = CausalLm::load(&base_model_dir(), DType::F32, &Device::Cpu).unwrap();
+    let config = LoraConfig {
+        r: 8,
+        lora_alpha: 16.0,
+        lora_dropout: 0.0,
+        use_rslora: false,
+        target_modules: TargetModules::AllLinear,
+        base_model_name_or_path: None,
+    };
+    whet_adapter::init_adapter(&mut model, &config, 7).unwrap();
+    for (i, (_, proj)) in model.projections_mut().into_iter().enumerate() {
+        if let Some(lora) = &mut proj.lora {
+            // B from a seeded init too: A's values, reshaped, scaled down.
+            let (out, r) = lora.b.dims2().unwrap();
+            let vals: Vec<f32> = (0..out * r)
+                .map(|k| {
+                    (((k * 7919 + i * 104729 + variant * 31) % 2001) as f32 / 1000.0 - 1.0) * 0.5
+                })
+                .collect();
+            lora.b = candle_core::Tensor::from_vec(vals, (out, r), &Device::Cpu).unwrap();
+        }
+    }
+    whet_adapter::save_adapter(&model, &config, dir).unwrap();
+}
+
+/// The body of a streamed response, read as it arrives.
+pub type StreamReader = BufReader<Box<dyn std::io::Read + Send + Sync>>;
 
 pub struct TestServer {
     pub url: String,
@@ -182,6 +193,14 @@ impl TestServer {
         reply(req.send_string(body))
     }
 
+    pub fn delete(&self, path: &str, key: Option<&str>) -> Reply {
+        let mut req = agent().delete(&format!("{}{path}", self.url));
+        if let Some(key) = key {
+            req = req.set("Authorization", &format!("Bearer {key}"));
+        }
+        reply(req.call())
+    }
+
     pub fn post_json(&self, path: &str, body: &Value) -> Reply {
         self.post(path, &body.to_string(), None)
     }
@@ -195,16 +214,30 @@ impl TestServer {
     }
 
     /// Starts a streamed request and returns a reader of its body, for reading part of a stream.
-    pub fn open_stream(
-        &self,
-        path: &str,
-        body: &Value,
-    ) -> BufReader<Box<dyn std::io::Read + Send + Sync>> {
+    pub fn open_stream(&self, path: &str, body: &Value) -> StreamReader {
         let response = agent()
             .post(&format!("{}{path}", self.url))
             .send_string(&body.to_string())
             .unwrap();
         BufReader::new(response.into_reader())
+    }
+
+    /// [`TestServer::open_stream`] with the response's headers.
+    pub fn open_stream_with_headers(
+        &self,
+        path: &str,
+        body: &Value,
+    ) -> (Vec<(String, String)>, StreamReader) {
+        let response = agent()
+            .post(&format!("{}{path}", self.url))
+            .send_string(&body.to_string())
+            .unwrap();
+        let headers = response
+            .headers_names()
+            .into_iter()
+            .filter_map(|n| response.header(&n).map(|v| (n.clone(), v.to_string())))
+            .collect();
+        (headers, BufReader::new(response.into_reader()))
     }
 
     pub fn ready(&self) -> Value {
