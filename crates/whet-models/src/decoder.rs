@@ -19,6 +19,7 @@ use crate::config::{DecoderConfig, HfConfig};
 use crate::error::{Error, Result};
 use crate::kv_cache::KvCache;
 use crate::proj::Proj;
+use crate::quant::QuantKind;
 use crate::rms_norm::RmsNorm;
 use crate::rope::{Rope, RopeAngles};
 use crate::weights::Weights;
@@ -129,6 +130,35 @@ impl CausalLm {
         Ok(model)
     }
 
+    /// Loads the model in `dir` in f32 with the projections of every decoder layer quantised
+    /// (QLoRA's base), each layer as soon as it is read, so the f32 copy of at most one layer is
+    /// held at a time. Embeddings, norms and `lm_head` stay f32, as bitsandbytes leaves them in
+    /// transformers (`lm_head` is skipped by `get_keys_to_not_convert`; embeddings are not
+    /// linear layers).
+    pub fn load_quantized(dir: &Path, kind: QuantKind, device: &Device) -> Result<Self> {
+        let config = read_config(dir)?;
+        let mut w = Weights::open(dir, DType::F32, device)?;
+        let model = Self::build(config, &mut w, Some(kind))?;
+        let tied = model.config.tie_word_embeddings;
+        let model_type = model.config.model_type.clone();
+        w.finish(&model_type, |key| {
+            key.ends_with("rotary_emb.inv_freq") || (tied && key == "lm_head.weight")
+        })?;
+        Ok(model)
+    }
+
+    /// Bytes held by the weights of the decoder layers' projections (quantised or not).
+    pub fn projection_weight_bytes(&self) -> usize {
+        self.layers
+            .iter()
+            .flat_map(|l| l.projections())
+            .map(|(_, p)| match &p.quantized {
+                Some(q) => q.bytes(),
+                None => p.weight.elem_count() * p.weight.dtype().size_in_bytes(),
+            })
+            .sum()
+    }
+
     /// A freshly initialised model with the `config.json` of `dir` (weights there, if any, are
     /// not read): for pretraining from scratch. `config.json`'s `initializer_range` (default
     /// 0.02) is the std; the same seed gives the same weights.
@@ -142,12 +172,16 @@ impl CausalLm {
 
     /// Builds the model from already opened weights.
     pub fn from_weights(config: DecoderConfig, w: &mut Weights) -> Result<Self> {
+        Self::build(config, w, None)
+    }
+
+    fn build(config: DecoderConfig, w: &mut Weights, quantize: Option<QuantKind>) -> Result<Self> {
         let (v, h) = (config.vocab_size, config.hidden_size);
         let embed_tokens = w.get("model.embed_tokens.weight", &[v, h])?;
         let layers = (0..config.num_hidden_layers)
             .map(|i| {
                 let p = format!("model.layers.{i}");
-                Ok(DecoderLayer {
+                let mut layer = DecoderLayer {
                     input_layernorm: RmsNorm::load(w, &format!("{p}.input_layernorm"), h, config.rms_norm_eps)?,
                     self_attn: Attention::load(w, &format!("{p}.self_attn"), &config, i)?,
                     post_attention_layernorm: RmsNorm::load(
@@ -157,16 +191,18 @@ impl CausalLm {
                         config.rms_norm_eps,
                     )?,
                     mlp: Mlp::load(w, &format!("{p}.mlp"), &config)?,
-                })
+                };
+                if let Some(kind) = quantize {
+                    for (_, proj) in layer.projections_mut() {
+                        proj.quantize(kind)?;
+                    }
+                }
+                Ok(layer)
             })
             .collect::<Result<Vec<_>>>()?;
         let norm = RmsNorm::load(w, "model.norm", h, config.rms_norm_eps)?;
         let lm_head = if config.tie_word_embeddings {
-            Proj {
-                weight: embed_tokens.clone(),
-                bias: None,
-                lora: None,
-            }
+            Proj::new(embed_tokens.clone(), None)
         } else {
             Proj::load(w, "lm_head", h, v, false)?
         };
@@ -256,15 +292,15 @@ impl CausalLm {
     }
 
     /// Every weight under its checkpoint key, as `save_pretrained` would write them (the tied
-    /// `lm_head` omitted).
-    pub fn named_weights(&self) -> Vec<(String, Tensor)> {
+    /// `lm_head` omitted); quantised projections dequantised to f32.
+    pub fn named_weights(&self) -> Result<Vec<(String, Tensor)>> {
         let mut out = vec![("model.embed_tokens.weight".to_string(), self.embed_tokens.clone())];
         for (i, layer) in self.layers.iter().enumerate() {
             let p = format!("model.layers.{i}");
             out.push((format!("{p}.input_layernorm.weight"), layer.input_layernorm.weight.clone()));
             out.push((format!("{p}.post_attention_layernorm.weight"), layer.post_attention_layernorm.weight.clone()));
             for (name, proj) in layer.projections() {
-                out.push((format!("{p}.{name}.weight"), proj.weight.clone()));
+                out.push((format!("{p}.{name}.weight"), proj.dense_weight()?));
                 if let Some(b) = &proj.bias {
                     out.push((format!("{p}.{name}.bias"), b.clone()));
                 }
@@ -272,9 +308,9 @@ impl CausalLm {
         }
         out.push(("model.norm.weight".to_string(), self.norm.weight.clone()));
         if !self.config.tie_word_embeddings {
-            out.push(("lm_head.weight".to_string(), self.lm_head.weight.clone()));
+            out.push(("lm_head.weight".to_string(), self.lm_head.dense_weight()?));
         }
-        out
+        Ok(out)
     }
 
     /// Calls `f` with every weight tensor and its checkpoint key, letting it replace the tensor
@@ -287,6 +323,7 @@ impl CausalLm {
             f(&format!("{p}.input_layernorm.weight"), &mut layer.input_layernorm.weight)?;
             f(&format!("{p}.post_attention_layernorm.weight"), &mut layer.post_attention_layernorm.weight)?;
             for (name, proj) in layer.projections_mut() {
+                proj.dequantize()?;
                 f(&format!("{p}.{name}.weight"), &mut proj.weight)?;
                 if let Some(b) = &mut proj.bias {
                     f(&format!("{p}.{name}.bias"), b)?;

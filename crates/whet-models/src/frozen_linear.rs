@@ -6,10 +6,17 @@
 //! (a third of the step's matmul work, and a weight-sized buffer each) — measured before this
 //! project as making stock LoRA as slow as full fine-tuning. The forward runs candle's own matmul
 //! on an untracked copy of the input, so results are bit-identical to `x.matmul(&w.t())`.
+//!
+//! [`quantized_linear`] is the same op over a quantised weight (QLoRA): the forward dequantises
+//! the weight, multiplies and drops it; the backward dequantises it again for `g · W` rather
+//! than keeping it from the forward, so a layer's f32 weight never outlives its product.
 
 use candle_core::{CpuStorage, CustomOp1, Device, Layout, Shape, Tensor};
 
+use std::sync::Arc;
+
 use crate::cpu_storage::f32_slice;
+use crate::quant::QuantizedWeight;
 
 struct FrozenLinear {
     weight: Tensor,
@@ -37,6 +44,32 @@ impl CustomOp1 for FrozenLinear {
     }
 }
 
+struct QuantizedLinear {
+    weight: Arc<QuantizedWeight>,
+}
+
+/// `x (rows, in)` times the dequantised `weight (out, in)` transposed, with no weight gradient.
+pub fn quantized_linear(x: &Tensor, weight: &Arc<QuantizedWeight>) -> candle_core::Result<Tensor> {
+    x.contiguous()?.apply_op1(QuantizedLinear { weight: weight.clone() })
+}
+
+impl CustomOp1 for QuantizedLinear {
+    fn name(&self) -> &'static str {
+        "quantized-linear"
+    }
+
+    fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> candle_core::Result<(CpuStorage, Shape)> {
+        let x = Tensor::from_slice(f32_slice(storage, layout, self.name())?, layout.shape(), &Device::Cpu)?;
+        let y = x.matmul(&self.weight.dequantize()?.t()?)?;
+        let shape = y.shape().clone();
+        Ok((CpuStorage::F32(y.flatten_all()?.to_vec1::<f32>()?), shape))
+    }
+
+    fn bwd(&self, _x: &Tensor, _y: &Tensor, grad: &Tensor) -> candle_core::Result<Option<Tensor>> {
+        Ok(Some(grad.matmul(&self.weight.dequantize()?)?))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -55,5 +88,24 @@ mod tests {
         let d = (g1.get(x.as_tensor()).unwrap() - g2.get(x.as_tensor()).unwrap()).unwrap().abs().unwrap().max_all().unwrap().to_scalar::<f32>().unwrap();
         assert!(d < 1e-6, "{d}");
         assert!(g1.get(&w).is_none(), "no gradient is computed for the frozen weight");
+    }
+
+    #[test]
+    fn quantized_linear_equals_frozen_linear_on_the_dequantised_weight() {
+        use crate::quant::{QuantKind, QuantizedWeight};
+        let x = Var::from_tensor(&Tensor::randn(0f32, 1.0, (5, 130), &Device::Cpu).unwrap()).unwrap();
+        let w = Tensor::randn(0f32, 0.1, (9, 130), &Device::Cpu).unwrap();
+        let probe = Tensor::randn(0f32, 1.0, (5, 9), &Device::Cpu).unwrap();
+        for kind in [QuantKind::Nf4, QuantKind::Int8] {
+            let q = Arc::new(QuantizedWeight::quantize(&w, kind).unwrap());
+            let dense = q.dequantize().unwrap();
+            let ours = quantized_linear(x.as_tensor(), &q).unwrap();
+            let reference = frozen_linear(x.as_tensor(), &dense).unwrap();
+            assert_eq!(ours.to_vec2::<f32>().unwrap(), reference.to_vec2::<f32>().unwrap(), "{kind:?}");
+            let g1 = (ours * &probe).unwrap().sum_all().unwrap().backward().unwrap();
+            let g2 = (reference * &probe).unwrap().sum_all().unwrap().backward().unwrap();
+            let (a, b) = (g1.get(x.as_tensor()).unwrap(), g2.get(x.as_tensor()).unwrap());
+            assert_eq!(a.to_vec2::<f32>().unwrap(), b.to_vec2::<f32>().unwrap(), "{kind:?}: input gradient");
+        }
     }
 }

@@ -18,6 +18,7 @@ pub mod kv_cache;
 pub mod llama;
 pub mod mistral;
 pub mod proj;
+pub mod quant;
 pub mod qwen2;
 pub mod rms_norm;
 pub mod rope;

@@ -9,6 +9,12 @@
 //! Outside a training graph, the few rows of a decoding step go through the GEMV kernel (`gemv.rs`,
 //! f32 or bf16 weights), which reads each weight once where gemm packs it first.
 //!
+//! A projection can hold its weight quantised (`quant/`: NF4 or LLM.int8, for QLoRA): then
+//! `quantized` holds the packed form and `weight` is only a placeholder with the shape and dtype
+//! (a zero-stride view of one f32 zero). Every forward dequantises the weight to f32 and drops it
+//! after the product; in a training graph, `frozen_linear::quantized_linear` dequantises it again
+//! in the backward pass, so at most one projection's weight exists in f32 at a time.
+//!
 //! With bf16/f16 weights the product is computed in f32 (by the GEMV kernel for the few
 //! rows of a decoding step, else by widening to an f32 GEMM), the bias and any LoRA term added in
 //! f32, and the result rounded once, as PyTorch's `addmm` does; rounding the product before
@@ -22,7 +28,8 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
 use crate::gemv;
-use crate::frozen_linear::frozen_linear;
+use crate::frozen_linear::{frozen_linear, quantized_linear};
+use crate::quant::{QuantKind, QuantizedWeight};
 use crate::error::Result;
 use crate::weights::Weights;
 
@@ -96,7 +103,10 @@ impl Lora {
 
 #[derive(Debug, Clone)]
 pub struct Proj {
+    /// `(out, in)`; a placeholder when `quantized` is set (use [`Proj::dense_weight`]).
     pub weight: Tensor,
+    /// The frozen weight in 8 or 4 bits (QLoRA), dequantised on every use.
+    pub quantized: Option<Arc<QuantizedWeight>>,
     pub bias: Option<Tensor>,
     pub lora: Option<Lora>,
 }
@@ -110,7 +120,39 @@ impl Proj {
         } else {
             None
         };
-        Ok(Self { weight, bias, lora: None })
+        Ok(Self { weight, quantized: None, bias, lora: None })
+    }
+
+    /// A projection over an existing weight, unquantised, without bias or adapter.
+    pub fn new(weight: Tensor, bias: Option<Tensor>) -> Self {
+        Self { weight, quantized: None, bias, lora: None }
+    }
+
+    /// Replaces the weight by its quantised form (the f32 weight is dropped).
+    pub fn quantize(&mut self, kind: QuantKind) -> Result<()> {
+        let q = QuantizedWeight::quantize(&self.weight, kind)?;
+        let (out_dim, in_dim) = (q.out_dim, q.in_dim);
+        self.quantized = Some(Arc::new(q));
+        // Keeps the shape for out_dim/in_dim without holding the values.
+        self.weight = Tensor::zeros((), DType::F32, self.weight.device())?.broadcast_as((out_dim, in_dim))?;
+        Ok(())
+    }
+
+    /// The weight as a tensor: itself, or dequantised to f32.
+    pub fn dense_weight(&self) -> Result<Tensor> {
+        match &self.quantized {
+            Some(q) => Ok(q.dequantize()?),
+            None => Ok(self.weight.clone()),
+        }
+    }
+
+    /// Turns a quantised projection back into a plain f32 one (its dequantised weight).
+    pub fn dequantize(&mut self) -> Result<()> {
+        if self.quantized.is_some() {
+            self.weight = self.dense_weight()?;
+            self.quantized = None;
+        }
+        Ok(())
     }
 
     pub fn out_dim(&self) -> usize {
@@ -129,6 +171,11 @@ impl Proj {
         // Flatten to 2-D so gemm sees one large matmul against the transposed weight view.
         let x = x.reshape((rows, in_dim))?;
         let f32 = |t: &Tensor| t.to_dtype(DType::F32);
+        if let Some(q) = &self.quantized {
+            let y = self.forward_quantized(&f32(&x)?, q, rows)?.to_dtype(x.dtype())?;
+            shape.push(self.out_dim());
+            return Ok(y.reshape(shape)?);
+        }
         let reduced = self.weight.dtype() != DType::F32;
         let gemv_dtype = matches!(self.weight.dtype(), DType::F32 | DType::BF16);
         let mut y = if !reduced && x.track_op() && !self.weight.is_variable() {
@@ -155,8 +202,29 @@ impl Proj {
         Ok(y.reshape(shape)?)
     }
 
-    /// Folds the adapter into the weight (`W += scale · B A`) and drops it.
+    /// The f32 product, bias and adapter term through a quantised weight.
+    fn forward_quantized(&self, x: &Tensor, q: &Arc<QuantizedWeight>, rows: usize) -> Result<Tensor> {
+        let mut y = if x.track_op() {
+            quantized_linear(x, q)?
+        } else {
+            let w = q.dequantize()?;
+            if rows <= gemv::MAX_ROWS { gemv::gemv(x, &w)? } else { x.matmul(&w.t()?)? }
+        };
+        if let Some(b) = &self.bias {
+            y = y.broadcast_add(&b.to_dtype(DType::F32)?)?;
+        }
+        if let Some(lora) = &self.lora {
+            y = (y + lora.forward(x)?)?;
+        }
+        Ok(y)
+    }
+
+    /// Folds the adapter into the weight (`W += scale · B A`) and drops it. A quantised weight
+    /// is dequantised first and stays f32 (re-quantising would round the update away).
     pub fn merge(&mut self) -> Result<()> {
+        if self.lora.is_some() {
+            self.dequantize()?;
+        }
         if let Some(lora) = self.lora.take() {
             let dtype = self.weight.dtype();
             self.weight = (self.weight.to_dtype(DType::F32)? + lora.delta()?)?.to_dtype(dtype)?;
@@ -166,9 +234,70 @@ impl Proj {
 
     /// Takes a merged adapter back out of the weight (`W -= scale · B A`) and re-attaches it.
     pub fn unmerge(&mut self, lora: Lora) -> Result<()> {
+        self.dequantize()?;
         let dtype = self.weight.dtype();
         self.weight = (self.weight.to_dtype(DType::F32)? - lora.delta()?)?.to_dtype(dtype)?;
         self.lora = Some(lora);
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use candle_core::{Device, Var};
+
+    fn lora(out: usize, inp: usize) -> (Var, Var, Lora) {
+        let a = Var::from_tensor(&Tensor::randn(0f32, 0.1, (4, inp), &Device::Cpu).unwrap()).unwrap();
+        let b = Var::from_tensor(&Tensor::randn(0f32, 0.1, (out, 4), &Device::Cpu).unwrap()).unwrap();
+        let l = Lora { a: a.as_tensor().clone(), b: b.as_tensor().clone(), scale: 2.0, dropout: None };
+        (a, b, l)
+    }
+
+    #[test]
+    fn quantized_proj_equals_the_dense_dequantised_proj_and_only_the_adapter_gets_gradients() {
+        let w = Tensor::randn(0f32, 0.1, (11, 70), &Device::Cpu).unwrap();
+        let bias = Tensor::randn(0f32, 0.1, 11, &Device::Cpu).unwrap();
+        for kind in [QuantKind::Nf4, QuantKind::Int8] {
+            let mut q = Proj::new(w.clone(), Some(bias.clone()));
+            q.quantize(kind).unwrap();
+            assert_eq!((q.out_dim(), q.in_dim()), (11, 70));
+            let dense = Proj::new(q.dense_weight().unwrap(), Some(bias.clone()));
+            // Inference: few rows (GEMV) and many rows (GEMM).
+            for rows in [1, 9] {
+                let x = Tensor::randn(0f32, 1.0, (rows, 70), &Device::Cpu).unwrap();
+                let (a, b) = (q.forward(&x).unwrap(), dense.forward(&x).unwrap());
+                assert_eq!(a.to_vec2::<f32>().unwrap(), b.to_vec2::<f32>().unwrap(), "{kind:?} rows {rows}");
+            }
+            // Training: the adapter's gradients through the quantised weight equal the dense ones.
+            let (va, vb, l) = lora(11, 70);
+            let (mut qa, mut da) = (q.clone(), dense.clone());
+            qa.lora = Some(l.clone());
+            da.lora = Some(l);
+            let x = Var::from_tensor(&Tensor::randn(0f32, 1.0, (2, 3, 70), &Device::Cpu).unwrap()).unwrap();
+            let gq = qa.forward(x.as_tensor()).unwrap().sqr().unwrap().sum_all().unwrap().backward().unwrap();
+            let gd = da.forward(x.as_tensor()).unwrap().sqr().unwrap().sum_all().unwrap().backward().unwrap();
+            for v in [&va, &vb, &x] {
+                let (g1, g2) = (gq.get(v.as_tensor()).unwrap(), gd.get(v.as_tensor()).unwrap());
+                let d = (g1 - g2).unwrap().abs().unwrap().max_all().unwrap().to_scalar::<f32>().unwrap();
+                assert!(d < 1e-4, "{kind:?}: gradient differs by {d}");
+            }
+            assert!(gq.get(&q.weight).is_none(), "no gradient for the quantised weight");
+        }
+    }
+
+    #[test]
+    fn merging_into_a_quantised_weight_dequantises_it() {
+        let w = Tensor::randn(0f32, 0.1, (6, 64), &Device::Cpu).unwrap();
+        let mut p = Proj::new(w, None);
+        p.quantize(QuantKind::Nf4).unwrap();
+        let base = p.dense_weight().unwrap();
+        let (_, _, l) = lora(6, 64);
+        let delta = l.delta().unwrap();
+        p.lora = Some(l);
+        p.merge().unwrap();
+        assert!(p.quantized.is_none() && p.lora.is_none());
+        let d = (p.weight - (base + delta).unwrap()).unwrap().abs().unwrap().max_all().unwrap().to_scalar::<f32>().unwrap();
+        assert!(d < 1e-6, "{d}");
     }
 }

@@ -30,7 +30,7 @@ const SHARD_BYTES: usize = 5 << 30;
 pub fn save_model_dir(model: &CausalLm, source_dir: &Path, out: &Path, dtype: DType) -> Result<()> {
     std::fs::create_dir_all(out).map_err(|source| io(out, source))?;
     let weights: Vec<(String, Tensor)> = model
-        .named_weights()
+        .named_weights()?
         .into_iter()
         .map(|(k, t)| Ok((k, t.to_dtype(dtype)?)))
         .collect::<Result<_>>()?;

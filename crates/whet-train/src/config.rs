@@ -205,6 +205,16 @@ pub struct LoraSection {
     /// `"all-linear"` or a list of module names.
     pub target_modules: toml::Value,
     pub use_rslora: bool,
+    /// QLoRA: the frozen base's decoder-layer projections stored as `"nf4"` (bitsandbytes' NF4
+    /// with double-quantised scales) or `"int8"` (LLM.int8 row-wise), dequantised on the fly.
+    pub quantize: Option<String>,
+}
+
+impl LoraSection {
+    /// The base-weight quantisation, validated by [`TrainConfig::validate`].
+    pub fn quant_kind(&self) -> Option<whet_models::quant::QuantKind> {
+        self.quantize.as_deref().and_then(|s| whet_models::quant::QuantKind::parse(s).ok())
+    }
 }
 
 impl Default for LoraSection {
@@ -215,6 +225,7 @@ impl Default for LoraSection {
             dropout: 0.0,
             target_modules: toml::Value::String("all-linear".into()),
             use_rslora: false,
+            quantize: None,
         }
     }
 }
@@ -307,13 +318,19 @@ impl TrainConfig {
     /// paths are relative to `base`.
     pub fn parse(text: &str, path: &Path, base: &Path, overrides: &[String]) -> Result<Self> {
         let mut table: toml::Table = text.parse().map_err(|e: toml::de::Error| config_error(path, &e.to_string()))?;
+        let had_lora = table.contains_key("lora");
         for o in overrides {
             apply_override(&mut table, o).map_err(|m| config_error(path, &format!("--set {o}: {m}")))?;
         }
         let config: TrainConfig = toml::Value::Table(table)
             .try_into()
-            .map_err(|e: toml::de::Error| config_error(path, &with_suggestion(&e.to_string())))?;
+            .map_err(|e: toml::de::Error| config_error(path, &quantize_hint(&with_suggestion(&e.to_string()))))?;
         let mut config = config;
+        if !had_lora && config.lora.as_ref().is_some_and(|l| l.quantize.is_some()) {
+            // `--set lora.quantize=...` alone would create [lora] and turn full fine-tuning into
+            // LoRA without the user asking for adapters.
+            return Err(config_error(path, "`lora.quantize` quantises the frozen base under LoRA adapters, but this config has no [lora] section (it is full fine-tuning, whose weights cannot be quantised); add a [lora] section to train adapters over a quantised base"));
+        }
         config.validate().map_err(|m| config_error(path, &m))?;
         config.resolve_paths(base);
         Ok(config)
@@ -407,6 +424,9 @@ impl TrainConfig {
             if !(0.0..1.0).contains(&l.dropout) {
                 return Err(format!("`lora.dropout` must be in [0, 1), got {}", l.dropout));
             }
+            if let Some(q) = &l.quantize {
+                whet_models::quant::QuantKind::parse(q).map_err(|m| format!("`lora.quantize`: {m}"))?;
+            }
         }
         Ok(())
     }
@@ -430,6 +450,15 @@ impl TrainConfig {
             target_modules,
             base_model_name_or_path: Some(self.model.clone()),
         }))
+    }
+}
+
+/// An unknown `quantize` key (it is known only in [lora]) gets told where it belongs.
+fn quantize_hint(message: &str) -> String {
+    if message.contains("unknown field `quantize`") {
+        format!("{message}\n`quantize` is a [lora] key (`lora.quantize = \"nf4\"` or `\"int8\"`): QLoRA quantises the frozen base under LoRA adapters; full fine-tuning cannot quantise the weights it trains")
+    } else {
+        message.to_string()
     }
 }
 
@@ -531,5 +560,23 @@ mod tests {
         assert!(err.contains("train.lr"), "{err}");
         let err = TrainConfig::load(&p, &["trian.lr=1".into()]).unwrap_err().to_string();
         assert!(err.contains("trian"), "{err}");
+    }
+
+    #[test]
+    fn quantize_is_a_lora_key_and_is_refused_without_a_lora_section() {
+        let (_d, p) = write(&format!("{MINIMAL}[lora]\nquantize = \"nf4\"\n"));
+        let c = TrainConfig::load(&p, &[]).unwrap();
+        assert_eq!(c.lora.unwrap().quant_kind(), Some(whet_models::quant::QuantKind::Nf4));
+        let (_d, p) = write(&format!("{MINIMAL}[lora]\nquantize = \"fp4\"\n"));
+        let err = TrainConfig::load(&p, &[]).unwrap_err().to_string();
+        assert!(err.contains("`lora.quantize`") && err.contains("fp4") && err.contains("nf4"), "{err}");
+        let (_d, p) = write(MINIMAL);
+        let err = TrainConfig::load(&p, &["lora.quantize=int8".into()]).unwrap_err().to_string();
+        assert!(err.contains("`lora.quantize`") && err.contains("no [lora] section"), "{err}");
+        let c = TrainConfig::load(&p, &["lora.r=4".into(), "lora.quantize=int8".into()]);
+        assert!(c.is_err(), "an override-made [lora] section does not license quantisation");
+        let (_d, p) = write(&MINIMAL.replace("[data]", "quantize = \"nf4\"\n[data]"));
+        let err = TrainConfig::load(&p, &[]).unwrap_err().to_string();
+        assert!(err.contains("`quantize` is a [lora] key"), "{err}");
     }
 }

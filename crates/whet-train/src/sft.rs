@@ -86,7 +86,11 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary> {
     let run_dir = cfg.output_dir.clone();
     prepare_run_dir(&run_dir, opts.resume)?;
     let mut model = match cfg.init {
-        Init::Pretrained => CausalLm::load(&opts.model_dir, DType::F32, &Device::Cpu)?,
+        Init::Pretrained => match cfg.lora.as_ref().and_then(|l| l.quant_kind()) {
+            // QLoRA: the frozen base held quantised, adapters in f32.
+            Some(kind) => CausalLm::load_quantized(&opts.model_dir, kind, &Device::Cpu)?,
+            None => CausalLm::load(&opts.model_dir, DType::F32, &Device::Cpu)?,
+        },
         Init::Random => CausalLm::init_random(&opts.model_dir, cfg.seed, &Device::Cpu)?,
     };
     model.fused_loss = cfg.train.fused_loss;

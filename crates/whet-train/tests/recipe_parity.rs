@@ -74,7 +74,7 @@ fn lora_sft_steps_match_pytorch_peft_within_1e4() {
     whet_adapter::load_adapter(&mut model, &root().join("tests/golden/train/lora_init")).unwrap();
     let params = lora_params(&mut model, 0.01).unwrap();
     assert_eq!(params.iter().map(|p| p.var.elem_count()).sum::<usize>(), 8192);
-    let base_weights: Vec<(String, Tensor)> = model.named_weights();
+    let base_weights: Vec<(String, Tensor)> = model.named_weights().expect("weights");
     let losses = run(&model, &params);
     check("lora", &losses);
 
@@ -89,7 +89,7 @@ fn lora_sft_steps_match_pytorch_peft_within_1e4() {
         }
     }
     // Only the adapter changed: every base weight is bit-identical.
-    for ((name, before), (_, after)) in base_weights.iter().zip(model.named_weights()) {
+    for ((name, before), (_, after)) in base_weights.iter().zip(model.named_weights().expect("weights")) {
         assert_eq!(before.flatten_all().unwrap().to_vec1::<f32>().unwrap(), after.flatten_all().unwrap().to_vec1::<f32>().unwrap(), "{name}");
     }
 }
@@ -102,7 +102,7 @@ fn full_fine_tuning_steps_match_pytorch_within_1e4() {
     let losses = run(&model, &params);
     check("full", &losses);
     let finals = candle_core::safetensors::load(root().join("tests/golden/train/full_golden.safetensors"), &Device::Cpu).unwrap();
-    let by_name: HashMap<String, Tensor> = model.named_weights().into_iter().collect();
+    let by_name: HashMap<String, Tensor> = model.named_weights().expect("weights").into_iter().collect();
     for (key, expected) in &finals {
         let Some(ours) = by_name.get(key) else { continue };
         let d = (ours - expected).unwrap().abs().unwrap().max_all().unwrap().to_scalar::<f32>().unwrap();
