@@ -217,17 +217,17 @@ fn router(state: Arc<AppState>) -> Router {
         .with_state(state)
 }
 
+/// The key of an `Authorization: Bearer KEY` header.
+fn bearer(request: &Request) -> Option<&str> {
+    request.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer ")).map(str::trim)
+}
+
 /// Lets a request through when it carries `Authorization: Bearer KEY` with a configured key.
 async fn require_key(State(state): State<Arc<AppState>>, request: Request, next: Next) -> Response {
     if state.keys.is_empty() {
         return next.run(request).await;
     }
-    let given = request
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim);
+    let given = bearer(&request);
     let refused = match given {
         None => ApiError::unauthorized(
             "You didn't provide an API key. Send it as `Authorization: Bearer YOUR_KEY`",
@@ -248,12 +248,7 @@ async fn require_admin(
     if state.keys.is_empty() {
         return next.run(request).await;
     }
-    let given = request
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim);
+    let given = bearer(&request);
     let refused = match given {
         None => ApiError::unauthorized(
             "This route needs an admin key. Send it as `Authorization: Bearer ADMIN_KEY`",
