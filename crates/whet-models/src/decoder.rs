@@ -117,17 +117,7 @@ pub struct CausalLm {
 impl CausalLm {
     /// Loads the model in `dir` (an HF model directory), converting weights to `dtype`.
     pub fn load(dir: &Path, dtype: DType, device: &Device) -> Result<Self> {
-        let config = read_config(dir)?;
-        let mut w = Weights::open(dir, dtype, device)?;
-        let model = Self::from_weights(config, &mut w)?;
-        let tied = model.config.tie_word_embeddings;
-        let model_type = model.config.model_type.clone();
-        // transformers ignores these: old checkpoints saved RoPE buffers, and some tied
-        // checkpoints still carry a copy of the embeddings as lm_head.
-        w.finish(&model_type, |key| {
-            key.ends_with("rotary_emb.inv_freq") || (tied && key == "lm_head.weight")
-        })?;
-        Ok(model)
+        Self::open(dir, dtype, device, None)
     }
 
     /// Loads the model in `dir` in f32 with the projections of every decoder layer quantised
@@ -136,11 +126,17 @@ impl CausalLm {
     /// transformers (`lm_head` is skipped by `get_keys_to_not_convert`; embeddings are not
     /// linear layers).
     pub fn load_quantized(dir: &Path, kind: QuantKind, device: &Device) -> Result<Self> {
+        Self::open(dir, DType::F32, device, Some(kind))
+    }
+
+    fn open(dir: &Path, dtype: DType, device: &Device, quantize: Option<QuantKind>) -> Result<Self> {
         let config = read_config(dir)?;
-        let mut w = Weights::open(dir, DType::F32, device)?;
-        let model = Self::build(config, &mut w, Some(kind))?;
+        let mut w = Weights::open(dir, dtype, device)?;
+        let model = Self::build(config, &mut w, quantize)?;
         let tied = model.config.tie_word_embeddings;
         let model_type = model.config.model_type.clone();
+        // transformers ignores these: old checkpoints saved RoPE buffers, and some tied
+        // checkpoints still carry a copy of the embeddings as lm_head.
         w.finish(&model_type, |key| {
             key.ends_with("rotary_emb.inv_freq") || (tied && key == "lm_head.weight")
         })?;
