@@ -14,6 +14,9 @@ use crate::proj::Proj;
 use crate::rope::RopeAngles;
 use crate::weights::Weights;
 
+/// Applies a projection of the layer to a batch's rows (see [`Attention::forward_rows`]).
+pub type Project<'a> = dyn Fn(&Proj, &Tensor) -> Result<Tensor> + 'a;
+
 #[derive(Debug, Clone)]
 pub struct Attention {
     pub q_proj: Proj,
@@ -72,14 +75,15 @@ impl Attention {
     /// at its own position (in `angles`, `(rows, 1, head_dim / 2)`) with its own cache
     /// `caches[i]`. The projections run once over all rows, so each weight is read once per
     /// step instead of once per sequence; attention runs per row against that row's cache,
-    /// with the sliding-window mask its position needs.
-    pub fn forward_rows(&self, x: &Tensor, angles: &RopeAngles, caches: &mut [&mut KvCache], layer: usize) -> Result<Tensor> {
+    /// with the sliding-window mask its position needs. `project` applies a projection to
+    /// rows (with each row's adapter, when the rows use different ones).
+    pub fn forward_rows(&self, x: &Tensor, angles: &RopeAngles, caches: &mut [&mut KvCache], layer: usize, project: &Project) -> Result<Tensor> {
         let (b, t, _) = x.dims3()?;
         let (h, kvh, d) = (self.num_heads, self.num_kv_heads, self.head_dim);
         let split = |y: Tensor, heads: usize| -> Result<Tensor> { Ok(y.reshape((b, t, heads, d))?.transpose(1, 2)?.contiguous()?) };
-        let q = angles.rotate(&split(self.q_proj.forward(x)?, h)?)?;
-        let k = angles.rotate(&split(self.k_proj.forward(x)?, kvh)?)?;
-        let v = split(self.v_proj.forward(x)?, kvh)?;
+        let q = angles.rotate(&split(project(&self.q_proj, x)?, h)?)?;
+        let k = angles.rotate(&split(project(&self.k_proj, x)?, kvh)?)?;
+        let v = split(project(&self.v_proj, x)?, kvh)?;
         let mut rows = Vec::with_capacity(b);
         for (i, cache) in caches.iter_mut().enumerate() {
             let (k, v) = cache.append(layer, k.narrow(0, i, 1)?, v.narrow(0, i, 1)?)?;
@@ -89,7 +93,7 @@ impl Attention {
             let mask = causal_mask(t, offset, self.sliding_window, x.device())?;
             rows.push(self.attend(&q.narrow(0, i, 1)?, &k, &v, mask.as_ref())?);
         }
-        self.o_proj.forward(&Tensor::cat(&rows, 0)?)
+        project(&self.o_proj, &Tensor::cat(&rows, 0)?)
     }
 
     /// Attention of rotated queries `(b, heads, t, d)` over keys and values `(b, kv_heads,

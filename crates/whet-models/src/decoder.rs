@@ -14,7 +14,7 @@ use std::path::Path;
 
 use candle_core::{DType, Device, IndexOp, Tensor};
 
-use crate::attention::{causal_mask, packed_mask, Attention};
+use crate::attention::{causal_mask, packed_mask, Attention, Project};
 use crate::config::{DecoderConfig, HfConfig};
 use crate::error::{Error, Result};
 use crate::kv_cache::KvCache;
@@ -22,6 +22,7 @@ use crate::proj::Proj;
 use crate::quant::QuantKind;
 use crate::rms_norm::RmsNorm;
 use crate::rope::{Rope, RopeAngles};
+use crate::row_adapters::RowAdapters;
 use crate::weights::Weights;
 
 /// Reads one architecture's HF config.
@@ -56,8 +57,13 @@ impl Mlp {
     }
 
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        let gate = self.gate_proj.forward(x)?.silu()?;
-        self.down_proj.forward(&(gate * self.up_proj.forward(x)?)?)
+        self.forward_with(x, &|p, x| p.forward(x))
+    }
+
+    /// [`Mlp::forward`] with each projection applied by `project`.
+    fn forward_with(&self, x: &Tensor, project: &Project) -> Result<Tensor> {
+        let gate = project(&self.gate_proj, x)?.silu()?;
+        project(&self.down_proj, &(gate * project(&self.up_proj, x)?)?)
     }
 }
 
@@ -70,8 +76,11 @@ pub struct DecoderLayer {
 }
 
 impl DecoderLayer {
+    /// How many projections a layer has.
+    pub const PROJECTIONS: usize = 7;
+
     /// The layer's projections with their paths relative to the layer.
-    pub fn projections(&self) -> [(&'static str, &Proj); 7] {
+    pub fn projections(&self) -> [(&'static str, &Proj); Self::PROJECTIONS] {
         let (a, m) = (&self.self_attn, &self.mlp);
         [
             ("self_attn.q_proj", &a.q_proj),
@@ -84,7 +93,7 @@ impl DecoderLayer {
         ]
     }
 
-    pub fn projections_mut(&mut self) -> [(&'static str, &mut Proj); 7] {
+    pub fn projections_mut(&mut self) -> [(&'static str, &mut Proj); Self::PROJECTIONS] {
         let (a, m) = (&mut self.self_attn, &mut self.mlp);
         [
             ("self_attn.q_proj", &mut a.q_proj),
@@ -361,23 +370,40 @@ impl CausalLm {
     /// `(rows, vocab)` in f32, row for row what [`CausalLm::forward_last`] gives for each
     /// sequence alone (the projections' GEMV kernel computes every row independently), at the
     /// cost of one read of the weights for all rows: what a server's continuous batching needs.
-    pub fn forward_rows(&self, tokens: &[u32], caches: &mut [&mut KvCache]) -> Result<Tensor> {
-        if tokens.len() != caches.len() || tokens.is_empty() {
-            return Err(Error::Generation(format!("forward_rows: {} tokens for {} caches", tokens.len(), caches.len())));
-        }
+    /// With `adapters`, each row uses its run's adapter (the model's own are not used);
+    /// without, every row uses the adapters attached to the model.
+    pub fn forward_rows(&self, tokens: &[u32], caches: &mut [&mut KvCache], adapters: Option<&RowAdapters>) -> Result<Tensor> {
         let b = tokens.len();
+        if b != caches.len() || b == 0 || adapters.is_some_and(|a| a.rows() != b) {
+            return Err(Error::Generation(format!("forward_rows: {b} tokens for {} caches and their adapters", caches.len())));
+        }
         let positions: Vec<Vec<u32>> = caches.iter().map(|c| vec![c.seq_len() as u32]).collect();
         let angles = self.rope.angles_at(&positions)?;
         let ids = Tensor::new(tokens, self.device())?;
         let mut x = self.embed_tokens.index_select(&ids, 0)?.reshape((b, 1, self.config.hidden_size))?;
+        let per_layer = DecoderLayer::PROJECTIONS;
         for (i, layer) in self.layers.iter().enumerate() {
-            let attn = layer.self_attn.forward_rows(&layer.input_layernorm.forward(&x)?, &angles, caches, i)?;
+            let slots = layer.projections();
+            // A projection's index in `projections()`, found by identity, so the order is
+            // defined in one place.
+            let project = |p: &Proj, x: &Tensor| match adapters {
+                None => p.forward(x),
+                Some(a) => a.project(p, slots.iter().position(|(_, s)| std::ptr::eq(*s, p)).map(|j| i * per_layer + j), x),
+            };
+            let attn = layer.self_attn.forward_rows(&layer.input_layernorm.forward(&x)?, &angles, caches, i, &project)?;
             x = (x + attn)?;
-            let mlp = layer.mlp.forward(&layer.post_attention_layernorm.forward(&x)?)?;
+            let mlp = layer.mlp.forward_with(&layer.post_attention_layernorm.forward(&x)?, &project)?;
             x = (x + mlp)?;
         }
         let last = self.norm.forward(&x)?.squeeze(1)?;
-        Ok(self.lm_head.forward(&last)?.to_dtype(DType::F32)?)
+        let logits = match adapters {
+            Some(a) => {
+                let index = (!self.config.tie_word_embeddings).then_some(self.layers.len() * per_layer);
+                a.project(&self.lm_head, index, &last)?
+            }
+            None => self.lm_head.forward(&last)?,
+        };
+        Ok(logits.to_dtype(DType::F32)?)
     }
 
     /// Logits `(batch, seq, vocab)` in f32 for packed rows: each row holds several records,

@@ -22,6 +22,7 @@ pub mod quant;
 pub mod qwen2;
 pub mod rms_norm;
 pub mod rope;
+pub mod row_adapters;
 pub mod save;
 pub mod softmax;
 pub mod weights;
@@ -33,4 +34,5 @@ pub use generation::{generate, generate_samples, FinishReason, Generated, Genera
 pub use generation_config::{GenerationConfig, SamplingChoices};
 pub use kv_cache::KvCache;
 pub use proj::{DropoutState, Lora, LoraDropout, Proj};
+pub use row_adapters::{AdapterWeights, RowAdapters};
 pub use weights::parse_dtype;

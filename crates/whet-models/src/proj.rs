@@ -165,16 +165,57 @@ impl Proj {
 
     /// `x` of shape `(..., in)` to `(..., out)`.
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        self.apply(x, |x, y| match &self.lora {
+            Some(lora) => Ok((y + lora.forward(x)?)?),
+            None => Ok(y),
+        })
+    }
+
+    /// A batch whose rows use different adapters, for a server batching requests of several
+    /// adapters into one step: `runs` splits the rows of `x` (flattened to 2-D) into consecutive
+    /// runs of `runs[i].0` rows, each with adapter `runs[i].1` (`None`: the base weight alone;
+    /// the projection's own adapter is not used). The base product is computed once for all
+    /// rows, so the weight is read once; each run adds its own low-rank term, as LoRAX and
+    /// vLLM's multi-LoRA kernels do. Row for row this is [`Proj::forward`] with that run's
+    /// adapter attached.
+    pub fn forward_runs(&self, x: &Tensor, runs: &[(usize, Option<&Lora>)]) -> Result<Tensor> {
+        self.apply(x, |x, y| {
+            let rows = x.dim(0)?;
+            if runs.iter().map(|r| r.0).sum::<usize>() != rows {
+                return Err(crate::error::Error::Generation(format!("adapter runs do not cover the batch's {rows} rows")));
+            }
+            if runs.iter().all(|r| r.1.is_none()) {
+                return Ok(y);
+            }
+            let mut parts = Vec::with_capacity(runs.len());
+            let mut start = 0;
+            for &(n, lora) in runs {
+                let part = y.narrow(0, start, n)?;
+                parts.push(match lora {
+                    Some(lora) => (part + lora.forward(&x.narrow(0, start, n)?)?)?,
+                    None => part,
+                });
+                start += n;
+            }
+            Ok(Tensor::cat(&parts, 0)?)
+        })
+    }
+
+    /// The product through the weight plus the bias, in f32 for reduced-precision weights,
+    /// then `adapter(x, y)` (`x` flattened to 2-D, f32 where the weight is not), rounded once
+    /// to the activation dtype and reshaped back.
+    fn apply(&self, x: &Tensor, adapter: impl FnOnce(&Tensor, Tensor) -> Result<Tensor>) -> Result<Tensor> {
         let mut shape = x.dims().to_vec();
         let in_dim = shape.pop().unwrap_or(1);
         let rows = shape.iter().product::<usize>();
+        shape.push(self.out_dim());
         // Flatten to 2-D so gemm sees one large matmul against the transposed weight view.
         let x = x.reshape((rows, in_dim))?;
         let f32 = |t: &Tensor| t.to_dtype(DType::F32);
         if let Some(q) = &self.quantized {
-            let y = self.forward_quantized(&f32(&x)?, q, rows)?.to_dtype(x.dtype())?;
-            shape.push(self.out_dim());
-            return Ok(y.reshape(shape)?);
+            let xf = f32(&x)?;
+            let y = adapter(&xf, self.product_quantized(&xf, q, rows)?)?;
+            return Ok(y.to_dtype(x.dtype())?.reshape(shape)?);
         }
         let reduced = self.weight.dtype() != DType::F32;
         let gemv_dtype = matches!(self.weight.dtype(), DType::F32 | DType::BF16);
@@ -192,31 +233,25 @@ impl Proj {
         if let Some(b) = &self.bias {
             y = y.broadcast_add(&f32(b)?)?;
         }
-        if let Some(lora) = &self.lora {
-            y = (y + lora.forward(&f32(&x)?)?)?;
-        }
+        let mut y = if reduced { adapter(&f32(&x)?, y)? } else { adapter(&x, y)? };
         if reduced {
             y = y.to_dtype(x.dtype())?;
         }
-        shape.push(self.out_dim());
         Ok(y.reshape(shape)?)
     }
 
-    /// The f32 product, bias and adapter term through a quantised weight.
-    fn forward_quantized(&self, x: &Tensor, q: &Arc<QuantizedWeight>, rows: usize) -> Result<Tensor> {
-        let mut y = if x.track_op() {
+    /// The f32 product and bias through a quantised weight.
+    fn product_quantized(&self, x: &Tensor, q: &Arc<QuantizedWeight>, rows: usize) -> Result<Tensor> {
+        let y = if x.track_op() {
             quantized_linear(x, q)?
         } else {
             let w = q.dequantize()?;
             if rows <= gemv::MAX_ROWS { gemv::gemv(x, &w)? } else { x.matmul(&w.t()?)? }
         };
-        if let Some(b) = &self.bias {
-            y = y.broadcast_add(&b.to_dtype(DType::F32)?)?;
+        match &self.bias {
+            Some(b) => Ok(y.broadcast_add(&b.to_dtype(DType::F32)?)?),
+            None => Ok(y),
         }
-        if let Some(lora) = &self.lora {
-            y = (y + lora.forward(x)?)?;
-        }
-        Ok(y)
     }
 
     /// Folds the adapter into the weight (`W += scale · B A`) and drops it. A quantised weight

@@ -108,41 +108,100 @@ fn samples_decoded_side_by_side_equal_samples_decoded_alone() {
     }
 }
 
+/// Prefixes of the golden inputs of different lengths (mistral's window of 8 bites for the
+/// longer ones), for batched decoding.
+fn prompts(name: &str) -> Vec<Vec<u32>> {
+    let g = goldens(name);
+    [(0, 3), (1, 9), (2, 6), (1, 5)]
+        .iter()
+        .map(|&(i, n)| {
+            let ids: Vec<u32> = g[&format!("input_ids_{i}")].to_dtype(DType::U32).unwrap().flatten_all().unwrap().to_vec1().unwrap();
+            ids[..n.min(ids.len())].to_vec()
+        })
+        .collect()
+}
+
+/// Logits of the next token after `input`, extending `cache`.
+fn next_logits(model: &CausalLm, input: &[u32], cache: &mut whet_models::KvCache) -> Vec<f32> {
+    let ids = Tensor::new(input, &Device::Cpu).unwrap().unsqueeze(0).unwrap();
+    model.forward_last(&ids, cache).unwrap().squeeze(0).unwrap().to_vec1().unwrap()
+}
+
+fn argmax(row: &[f32]) -> u32 {
+    row.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).unwrap().0 as u32
+}
+
 #[test]
 fn sequences_at_different_positions_decoded_in_one_batch_equal_each_decoded_alone() {
     for name in MODELS {
         let model = CausalLm::load(&golden_dir(name), DType::F32, &Device::Cpu).unwrap();
-        let g = goldens(name);
-        // Three prompts of different lengths (prefixes of the golden inputs; mistral's window of
-        // 8 bites for the longer ones), each prefilled alone.
-        let prompts: Vec<Vec<u32>> = [(0, 3), (1, 9), (2, 6)]
-            .iter()
-            .map(|&(i, n)| {
-                let ids: Vec<u32> = g[&format!("input_ids_{i}")].to_dtype(DType::U32).unwrap().flatten_all().unwrap().to_vec1().unwrap();
-                ids[..n.min(ids.len())].to_vec()
-            })
-            .collect();
+        let prompts = prompts(name);
         let mut caches: Vec<_> = prompts.iter().map(|_| model.new_cache()).collect();
-        let mut next: Vec<u32> = Vec::new();
-        for (p, cache) in prompts.iter().zip(&mut caches) {
-            let logits = model.forward_last(&Tensor::new(p.as_slice(), &Device::Cpu).unwrap().unsqueeze(0).unwrap(), cache).unwrap();
-            next.push(logits.argmax(1).unwrap().to_vec1::<u32>().unwrap()[0]);
-        }
+        let mut next: Vec<u32> = prompts.iter().zip(&mut caches).map(|(p, c)| argmax(&next_logits(&model, p, c))).collect();
         for step in 0..10 {
             let mut alone_caches = caches.clone();
-            let alone: Vec<Vec<f32>> = next
-                .iter()
-                .zip(&mut alone_caches)
-                .map(|(&t, c)| model.forward_last(&Tensor::new(&[t], &Device::Cpu).unwrap().unsqueeze(0).unwrap(), c).unwrap().squeeze(0).unwrap().to_vec1().unwrap())
-                .collect();
+            let alone: Vec<Vec<f32>> = next.iter().zip(&mut alone_caches).map(|(&t, c)| next_logits(&model, &[t], c)).collect();
             let mut refs: Vec<_> = caches.iter_mut().collect();
-            let together: Vec<Vec<f32>> = model.forward_rows(&next, &mut refs).unwrap().to_vec2().unwrap();
+            let together: Vec<Vec<f32>> = model.forward_rows(&next, &mut refs, None).unwrap().to_vec2().unwrap();
             assert_eq!(together, alone, "{name} step {step}: batched logits differ from the sequences' own");
             for (c, a) in caches.iter().zip(&alone_caches) {
                 assert_eq!(c.seq_len(), a.seq_len());
             }
-            next = together.iter().map(|row| row.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).unwrap().0 as u32).collect();
+            next = together.iter().map(|row| argmax(row)).collect();
         }
+    }
+}
+
+/// A random adapter on every `stride`-th projection (B non-zero, so it changes the logits).
+fn random_adapter(model: &CausalLm, stride: usize, seed: u64) -> Vec<Option<whet_models::Lora>> {
+    use rand::{Rng, SeedableRng};
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    let mut randn = |shape: (usize, usize)| {
+        let v: Vec<f32> = (0..shape.0 * shape.1).map(|_| rng.random_range(-0.2f32..0.2)).collect();
+        Tensor::from_vec(v, shape, &Device::Cpu).unwrap()
+    };
+    model
+        .projections()
+        .iter()
+        .enumerate()
+        .map(|(i, (_, p))| {
+            (i % stride == 0).then(|| whet_models::Lora { a: randn((4, p.in_dim())), b: randn((p.out_dim(), 4)), scale: 2.0, dropout: None })
+        })
+        .collect()
+}
+
+#[test]
+fn rows_of_different_adapters_decoded_in_one_batch_equal_each_decoded_with_its_adapter() {
+    for name in MODELS {
+        let mut model = CausalLm::load(&golden_dir(name), DType::F32, &Device::Cpu).unwrap();
+        // Two adapters (one on every projection, lm_head included when untied; one on every
+        // third), and rows in runs: adapter 1 twice, the base model, adapter 2.
+        let sets = [random_adapter(&model, 1, 1), random_adapter(&model, 3, 2)];
+        let row_set = [Some(0), Some(0), None, Some(1)];
+        let attached = |i: usize| row_set[i].map_or(Vec::new(), |s| sets[s].clone());
+        let prompts = prompts(name);
+        let mut caches: Vec<_> = prompts.iter().map(|_| model.new_cache()).collect();
+        let mut next = Vec::new();
+        for (i, (p, c)) in prompts.iter().zip(&mut caches).enumerate() {
+            next.push(model.with_adapters(&attached(i), |m| argmax(&next_logits(m, p, c))));
+        }
+        let runs = whet_models::RowAdapters::new(vec![(2, Some(sets[0].as_slice())), (1, None), (1, Some(sets[1].as_slice()))]);
+        let mut differ = false;
+        for step in 0..6 {
+            let mut alone_caches = caches.clone();
+            let alone: Vec<Vec<f32>> = (0..next.len())
+                .map(|i| model.with_adapters(&attached(i), |m| next_logits(m, &[next[i]], &mut alone_caches[i])))
+                .collect();
+            let base: Vec<Vec<f32>> = next.iter().zip(caches.clone().iter_mut()).map(|(&t, c)| next_logits(&model, &[t], c)).collect();
+            let mut refs: Vec<_> = caches.iter_mut().collect();
+            let together: Vec<Vec<f32>> = model.forward_rows(&next, &mut refs, Some(&runs)).unwrap().to_vec2().unwrap();
+            // Bit for bit: the base product is computed row by row, and each run's low-rank term
+            // is the same op the attached adapter computes.
+            assert_eq!(together, alone, "{name} step {step}: batched logits differ from each row's adapter alone");
+            differ |= (0..next.len()).any(|i| row_set[i].is_some() && together[i].iter().zip(&base[i]).any(|(x, y)| (x - y).abs() > 1e-3));
+            next = together.iter().map(|row| argmax(row)).collect();
+        }
+        assert!(differ, "{name}: the adapters must change the logits");
     }
 }
 

@@ -58,6 +58,11 @@ pub struct ServeConfig {
     /// Requests waiting for a batch slot; beyond it requests get 429 with `Retry-After`.
     #[serde(default = "default_max_queue")]
     pub max_queue: usize,
+    /// Prompt tokens prefilled per engine step, over all new sequences (chunked prefill): a
+    /// longer prompt is prefilled over several steps, so the running sequences keep decoding
+    /// meanwhile instead of waiting for the whole prompt (vLLM's `max_num_batched_tokens`).
+    #[serde(default = "default_prefill_chunk_tokens")]
+    pub prefill_chunk_tokens: usize,
     /// Largest request body accepted, in bytes (413 beyond it).
     #[serde(default = "default_max_request_bytes")]
     pub max_request_bytes: usize,
@@ -93,6 +98,9 @@ fn default_max_batch() -> usize {
 }
 fn default_max_queue() -> usize {
     64
+}
+fn default_prefill_chunk_tokens() -> usize {
+    512
 }
 fn default_max_request_bytes() -> usize {
     1 << 20
@@ -165,6 +173,9 @@ impl ServeConfig {
         }
         if self.max_batch == 0 {
             return bad("max_batch", "must be at least 1".into());
+        }
+        if self.prefill_chunk_tokens == 0 {
+            return bad("prefill_chunk_tokens", "must be at least 1 (a prompt token per step)".into());
         }
         if self.max_request_bytes < 1024 {
             return bad(

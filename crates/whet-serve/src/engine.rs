@@ -9,16 +9,17 @@
 //! gone (the client disconnected) or whose `cancel` flag is set (the caller saw a stop string) is
 //! dropped before the next step, queued or running.
 //!
-//! Each sequence owns its KV cache. A step runs, per adapter, one forward pass over each new
-//! sequence's whole prompt (prefill), then one batched forward pass for every sequence that is
-//! decoding ([`CausalLm::forward_rows`]: the projections over all rows at once, so the weights
-//! are read once per step; attention per row against its own cache and position). Row for row
-//! the logits are those of a sequence decoded alone, so a sequence's tokens are exactly those of
-//! [`whet_models::generate`] for the same prompt and settings. Sequences with different
-//! adapters are grouped (sorted by adapter within a step) and each group's [`LoraSet`] is
-//! installed before its passes. Not done yet: one pass over rows of different adapters (LoRA
-//! applied per row), and chunked prefill, so a long prompt does not stall the running sequences
-//! for a whole step.
+//! Each sequence owns its KV cache. A step first prefills new sequences' prompts, in arrival
+//! order, at most `prefill_chunk_tokens` prompt tokens in all (chunked prefill: a long prompt
+//! is prefilled over several steps while the others keep decoding), each pass with the
+//! sequence's adapter installed. Then one batched forward pass decodes every sequence whose
+//! prompt was done before the step ([`CausalLm::forward_rows`]): the projections run over all
+//! rows at once, so the base weights are read once per step whatever the adapters, and each run
+//! of rows with one adapter adds that adapter's low-rank term ([`RowAdapters`], as LoRAX
+//! does); attention runs per row against its own cache and position. Row for row the logits
+//! are those of a sequence decoded alone, so a sequence's tokens are those of
+//! [`whet_models::generate`] for the same prompt and settings (exactly, for prompts prefilled
+//! in one chunk; a chunked prefill sums in another order, in the last bits).
 
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TryRecvError, TrySendError};
@@ -26,7 +27,7 @@ use std::sync::Arc;
 
 use candle_core::Tensor;
 use tokio::sync::mpsc::UnboundedSender;
-use whet_models::{CausalLm, FinishReason, GenerationParams, KvCache, Sampler};
+use whet_models::{CausalLm, FinishReason, GenerationParams, KvCache, RowAdapters, Sampler};
 
 use crate::error::{Error, Result};
 use crate::lora_set::LoraSet;
@@ -120,7 +121,7 @@ pub struct EngineHandle {
 
 impl EngineHandle {
     /// Starts the engine thread for `model` (without adapters attached).
-    pub fn spawn(model: CausalLm, max_batch: usize, max_queue: usize) -> Result<Self> {
+    pub fn spawn(model: CausalLm, max_batch: usize, max_queue: usize, prefill_chunk_tokens: usize) -> Result<Self> {
         let (jobs, rx) = sync_channel(max_queue);
         let stats = Arc::new(EngineStats::default());
         stats.running.store(true, Ordering::SeqCst);
@@ -128,6 +129,8 @@ impl EngineHandle {
             model,
             installed: None,
             max_batch: max_batch.max(1),
+            prefill_chunk_tokens: prefill_chunk_tokens.max(1),
+            arrivals: 0,
             stats: stats.clone(),
         };
         std::thread::Builder::new()
@@ -163,6 +166,9 @@ struct Engine {
     model: CausalLm,
     installed: Option<Arc<LoraSet>>,
     max_batch: usize,
+    prefill_chunk_tokens: usize,
+    /// Jobs admitted so far: each sequence's arrival number.
+    arrivals: u64,
     stats: Arc<EngineStats>,
 }
 
@@ -177,11 +183,14 @@ impl Drop for RunningGuard {
 
 struct Sequence {
     job: Job,
+    /// Admission order, for prefilling first come, first served.
+    arrival: u64,
     sampler: Sampler,
     cache: KvCache,
     /// Prompt and generated tokens, for the repetition penalty.
     context: Vec<u32>,
-    /// Tokens to feed next: the prompt at first, then the last generated token.
+    /// Tokens to feed next: the prompt (what is left of it to prefill) at first, then the last
+    /// generated token.
     pending: Vec<u32>,
     generated: usize,
     done: bool,
@@ -222,23 +231,14 @@ impl Engine {
             }
             running.retain(|s| !s.done);
             self.stats.active.store(running.len(), Ordering::Relaxed);
-            // Stable: sequences of one adapter keep their arrival order.
-            running.sort_by_key(|s| s.job.adapter.as_ref().map(Arc::as_ptr));
-            for group in running.chunk_by_mut(|a, b| same_adapter(&a.job.adapter, &b.job.adapter)) {
-                if !same_adapter(&self.installed, &group[0].job.adapter) {
-                    LoraSet::install(&mut self.model, group[0].job.adapter.as_deref());
-                    // Holding the Arc keeps the address unique while it is compared.
-                    self.installed = group[0].job.adapter.clone();
-                }
-                self.step(group);
-            }
+            self.step(&mut running);
             running.retain(|s| !s.done);
             self.stats.active.store(running.len(), Ordering::Relaxed);
         }
     }
 
     /// A running sequence for `job`, or `None` when it is already cancelled or cannot start.
-    fn admit(&self, job: Job) -> Option<Sequence> {
+    fn admit(&mut self, job: Job) -> Option<Sequence> {
         if job.cancelled() {
             self.stats.cancelled.fetch_add(1, Ordering::Relaxed);
             return None;
@@ -260,7 +260,9 @@ impl Engine {
                 return None;
             }
         };
+        self.arrivals += 1;
         Some(Sequence {
+            arrival: self.arrivals,
             sampler,
             cache: self.model.new_cache(),
             context: job.prompt.clone(),
@@ -271,31 +273,65 @@ impl Engine {
         })
     }
 
-    /// One token for each sequence of `group` (all on the installed adapter): a sequence still
-    /// holding its prompt gets its own forward pass over it (prefill); all the others are
-    /// decoded together in one batched forward pass.
-    fn step(&self, group: &mut [Sequence]) {
-        let (decoding, prefilling): (Vec<&mut Sequence>, Vec<&mut Sequence>) = group.iter_mut().partition(|s| s.pending.len() == 1);
-        for seq in prefilling {
-            let logits = self.next_logits(&seq.pending, &mut seq.cache);
-            self.advance(seq, logits);
-        }
-        if decoding.is_empty() {
+    /// One step: prefill (part of) new prompts, then one token for every sequence whose prompt
+    /// was already done.
+    fn step(&mut self, running: &mut [Sequence]) {
+        // Decided first, so a prompt finished by this step's prefill decodes from the next one.
+        let decoding: Vec<u64> = running.iter().filter(|s| s.pending.len() == 1).map(|s| s.arrival).collect();
+        self.prefill(running);
+        // Rows of one adapter next to each other (stable: arrival order within an adapter).
+        running.sort_by_key(|s| s.job.adapter.as_ref().map(Arc::as_ptr));
+        let mut rows: Vec<&mut Sequence> = running.iter_mut().filter(|s| !s.done && decoding.contains(&s.arrival)).collect();
+        if rows.is_empty() {
             return;
         }
-        let mut decoding = decoding;
-        let tokens: Vec<u32> = decoding.iter().map(|s| s.pending[0]).collect();
-        let rows = {
-            let mut caches: Vec<&mut KvCache> = decoding.iter_mut().map(|s| &mut s.cache).collect();
-            self.model.forward_rows(&tokens, &mut caches).and_then(|t| Ok(t.to_vec2::<f32>()?))
+        let tokens: Vec<u32> = rows.iter().map(|s| s.pending[0]).collect();
+        // Each run of rows with one adapter, holding that adapter (an `Arc`) apart from the
+        // sequences, whose caches are borrowed mutably meanwhile.
+        let runs: Vec<(usize, Option<Arc<LoraSet>>)> = rows
+            .chunk_by(|a, b| same_adapter(&a.job.adapter, &b.job.adapter))
+            .map(|group| (group.len(), group[0].job.adapter.clone()))
+            .collect();
+        let adapters = RowAdapters::new(runs.iter().map(|(n, set)| (*n, set.as_deref().map(LoraSet::weights))).collect());
+        let logits = {
+            let mut caches: Vec<&mut KvCache> = rows.iter_mut().map(|s| &mut s.cache).collect();
+            self.model.forward_rows(&tokens, &mut caches, Some(&adapters)).and_then(|t| Ok(t.to_vec2::<f32>()?))
         };
-        match rows {
-            Ok(rows) => decoding.into_iter().zip(rows).for_each(|(seq, row)| self.advance(seq, Ok(row))),
+        match logits {
+            Ok(logits) => rows.into_iter().zip(logits).for_each(|(seq, row)| self.advance(seq, Ok(row))),
             Err(e) => {
                 let message = e.to_string();
-                for seq in decoding {
+                for seq in rows {
                     self.advance(seq, Err(whet_models::Error::Generation(message.clone())));
                 }
+            }
+        }
+    }
+
+    /// Feeds new sequences' prompts through the model, first come first served, at most
+    /// `prefill_chunk_tokens` tokens in all; a sequence whose whole prompt is in samples its
+    /// first token.
+    fn prefill(&mut self, running: &mut [Sequence]) {
+        let mut order: Vec<usize> = (0..running.len()).filter(|&i| running[i].pending.len() > 1).collect();
+        order.sort_by_key(|&i| running[i].arrival);
+        let mut budget = self.prefill_chunk_tokens;
+        for i in order {
+            if budget == 0 {
+                break;
+            }
+            let seq = &mut running[i];
+            if !same_adapter(&self.installed, &seq.job.adapter) {
+                LoraSet::install(&mut self.model, seq.job.adapter.as_deref());
+                // Holding the Arc keeps the address unique while it is compared.
+                self.installed = seq.job.adapter.clone();
+            }
+            let n = seq.pending.len().min(budget);
+            budget -= n;
+            let chunk: Vec<u32> = seq.pending.drain(..n).collect();
+            let logits = self.next_logits(&chunk, &mut seq.cache);
+            // With prompt left, only the cache matters (the next chunk continues it).
+            if seq.pending.is_empty() || logits.is_err() {
+                self.advance(seq, logits);
             }
         }
     }
@@ -395,6 +431,65 @@ pub fn logprobs(logits: &[f32], token: u32, k: usize) -> TokenLogprobs {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::Path;
+    use whet_models::SamplingParams;
+
+    fn base_model() -> CausalLm {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../assets/base-model");
+        CausalLm::load(&dir, candle_core::DType::F32, &candle_core::Device::Cpu).unwrap()
+    }
+
+    fn greedy(max_new_tokens: usize) -> GenerationParams {
+        GenerationParams { max_new_tokens, eos_token_ids: Vec::new(), sampling: SamplingParams::default() }
+    }
+
+    #[test]
+    fn a_long_prompt_is_prefilled_in_chunks_while_the_running_sequence_keeps_decoding() {
+        let model = base_model();
+        let short: Vec<u32> = vec![5, 17];
+        let long: Vec<u32> = (0..41).map(|i| 20 + (i * 37) % 500).collect();
+        let expected: Vec<Vec<u32>> = [(&short, 40), (&long, 3)]
+            .iter()
+            .map(|(p, n)| whet_models::generate(&model, p, &greedy(*n), |_| true).unwrap().tokens)
+            .collect();
+        for (chunk, interleaved) in [(4, true), (512, false)] {
+            let engine = EngineHandle::spawn(model.clone(), 4, 8, chunk).unwrap();
+            // One channel for both jobs, so the events arrive in the engine's order.
+            let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+            for (index, (prompt, n)) in [(&short, 40), (&long, 3)].into_iter().enumerate() {
+                let job = Job {
+                    prompt: prompt.clone(),
+                    adapter: None,
+                    params: greedy(n),
+                    top_logprobs: None,
+                    index,
+                    events: tx.clone(),
+                    cancel: Arc::new(AtomicBool::new(false)),
+                };
+                engine.submit(job).unwrap();
+            }
+            drop(tx);
+            let mut tokens = vec![Vec::new(), Vec::new()];
+            // How many tokens the short prompt's sequence had when the long one's first came.
+            let mut before_long = None;
+            while let Some(event) = rx.blocking_recv() {
+                match event.kind {
+                    EventKind::Token { id, .. } => {
+                        if event.index == 1 && before_long.is_none() {
+                            before_long = Some(tokens[0].len());
+                        }
+                        tokens[event.index].push(id);
+                    }
+                    EventKind::Failed { message } => panic!("{message}"),
+                    EventKind::Done { .. } => {}
+                }
+            }
+            assert_eq!(tokens, expected, "chunk {chunk}: tokens differ from generate()'s");
+            // 41 prompt tokens, 4 a step: at least 10 steps in which the short one decodes.
+            let before_long = before_long.unwrap();
+            assert_eq!(before_long >= 9, interleaved, "chunk {chunk}: {before_long} tokens decoded before the long prompt's first");
+        }
+    }
 
     #[test]
     fn logprobs_are_a_log_softmax_with_the_best_first() {

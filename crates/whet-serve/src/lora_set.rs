@@ -1,11 +1,12 @@
 //! One adapter's LoRA weights held apart from the model, so one base model serves many adapters
-//! unmerged: the engine installs a request's set into the model's projections for that
-//! sequence's forward pass and swaps it out for the next. Installing moves a few `Arc`s per
-//! projection; nothing is copied and the base weights are never touched.
+//! unmerged: a batched decoding step applies each row's set per row ([`whet_models::RowAdapters`]),
+//! and a prompt's prefill installs its set into the model's projections for that pass.
+//! Installing moves a few `Arc`s per projection; nothing is copied and the base weights are
+//! never touched.
 
 use std::path::Path;
 
-use whet_models::{CausalLm, Lora};
+use whet_models::{AdapterWeights, CausalLm, Lora};
 
 use crate::error::{Error, Result};
 
@@ -33,6 +34,11 @@ impl LoraSet {
             .map(|(_, p)| p.lora.take())
             .collect();
         Ok(Self { loras })
+    }
+
+    /// The updates, per projection in [`CausalLm::projections`] order.
+    pub fn weights(&self) -> &AdapterWeights {
+        &self.loras
     }
 
     /// Sets every projection's adapter to this set's (`None`: the base model).

@@ -96,7 +96,7 @@ impl Server {
         // The database first: a bad `feedback_db` fails before minutes of model loading.
         let feedback = Arc::new(FeedbackStore::open(&config.feedback_db)?);
         let loaded = ServedModels::load(config)?;
-        let engine = EngineHandle::spawn(loaded.model, config.max_batch, config.max_queue)?;
+        let engine = EngineHandle::spawn(loaded.model, config.max_batch, config.max_queue, config.prefill_chunk_tokens)?;
         let keys = config
             .api_keys
             .iter()
