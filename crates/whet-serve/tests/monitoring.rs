@@ -94,7 +94,7 @@ fn metrics_count_the_requests_with_route_and_variant_labels_and_each_request_log
         .with_ansi(false)
         .init();
     let server = start(&format!(
-        "api_keys = [\"sk-user\"]\n[routes.bot]\nbase = 0\n{ADAPTER} = 1"
+        "api_keys = [\"sk-user\"]\n[routes.bot]\nbase = 0\n{ADAPTER} = 1\n[guardrails.strict]\napplies_to = [\"bot\"]\nblocked_words = [\"forbidden\"]"
     ));
     let key = Some("sk-user");
     let before = scrape(&server);
@@ -235,6 +235,14 @@ fn metrics_count_the_requests_with_route_and_variant_labels_and_each_request_log
     for id in &base_ids {
         assert_eq!(lines.iter().filter(|l| l.contains(id.as_str())).count(), 1);
     }
+
+    // A prompt the route's guardrail refuses: counted by guardrail and action.
+    let refused = json!({"model": "bot", "messages": [{"role": "user", "content": "Say the forbidden word"}], "user": "u1"});
+    let reply = server.post("/v1/chat/completions", &refused.to_string(), key);
+    assert_eq!(reply.status, 400, "{}", reply.body);
+    let m = scrape(&server);
+    let hits = [("route", "bot"), ("variant", ADAPTER), ("guardrail", "blocked_input"), ("action", "refuse")];
+    assert_eq!(value(&m, "whet_guardrail_interventions_total", &hits), 1.0);
 
     // Every series the example alert rules use exists.
     let rules = std::fs::read_to_string(
