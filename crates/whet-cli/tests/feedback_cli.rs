@@ -34,7 +34,7 @@ fn response(id: &str, variant: &str, question: &str, answer: &str) -> ResponseRe
 
 /// Six rated answers to two questions from two variants, one unrated.
 fn make_db(path: &Path) {
-    let store = FeedbackStore::open(path).unwrap();
+    let store = FeedbackStore::open(path, None).unwrap();
     let q1 = "What is the warranty period of the Corvid WX-4?";
     let q2 = "Can I set the time manually?";
     let rows = [

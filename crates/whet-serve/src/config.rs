@@ -77,6 +77,10 @@ pub struct ServeConfig {
     /// directory if missing); default `feedback.sqlite` beside the config.
     #[serde(default = "default_feedback_db")]
     pub feedback_db: PathBuf,
+    /// Days a response (prompt, answer, its feedback) is kept in `feedback_db`; older ones are
+    /// deleted at start and every hour. Default: kept until deleted by hand.
+    #[serde(default)]
+    pub feedback_retention_days: Option<f64>,
     /// Guardrail policies by name, each applied to the routes and models in its `applies_to`
     /// (see `guardrail_config`).
     #[serde(default)]
@@ -170,6 +174,11 @@ impl ServeConfig {
                 "feedback_db",
                 "must be a file path, e.g. \"feedback.sqlite\"".into(),
             );
+        }
+        if let Some(days) = self.feedback_retention_days {
+            if !(days > 0.0 && days.is_finite()) {
+                return bad("feedback_retention_days", format!("must be a number of days > 0, got {days}"));
+            }
         }
         if self.max_batch == 0 {
             return bad("max_batch", "must be at least 1".into());

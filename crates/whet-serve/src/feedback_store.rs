@@ -9,6 +9,10 @@
 //! (the channel is first in, first out). A failed write is logged and the server goes on; the
 //! answer was already given.
 //!
+//! Retention (`feedback_retention_days`): prompts and answers are user data, so a server can
+//! keep them for a set time only. The writer deletes responses older than that, with their
+//! feedback, when it starts and then every hour.
+//!
 //! Schema (`PRAGMA user_version = 1`):
 //!
 //! - `responses(id TEXT PRIMARY KEY, created REAL, endpoint TEXT, route TEXT, variant TEXT,
@@ -26,7 +30,8 @@
 //!   latest row of a response is its feedback.
 
 use std::path::{Path, PathBuf};
-use std::sync::mpsc::{channel, Receiver, Sender};
+use std::sync::mpsc::{channel, Receiver, RecvTimeoutError, Sender};
+use std::time::{Duration, Instant};
 use std::sync::Mutex;
 use std::thread::JoinHandle;
 
@@ -170,13 +175,14 @@ pub fn open_db(path: &Path) -> Result<Connection> {
 }
 
 impl FeedbackStore {
-    /// Opens the database and starts the writer thread.
-    pub fn open(path: &Path) -> Result<Self> {
+    /// Opens the database and starts the writer thread, which deletes responses older than
+    /// `retention_days` (when given) with their feedback, now and every hour.
+    pub fn open(path: &Path, retention_days: Option<f64>) -> Result<Self> {
         let conn = open_db(path)?;
         let (tx, rx) = channel();
         let writer = std::thread::Builder::new()
             .name("whet-feedback".into())
-            .spawn(move || write_loop(&conn, rx))
+            .spawn(move || write_loop(&conn, rx, retention_days))
             .map_err(|e| Error::FeedbackDb {
                 path: path.to_path_buf(),
                 message: format!("cannot start its writer thread: {e}"),
@@ -246,8 +252,27 @@ fn now() -> f64 {
         .map_or(0.0, |d| d.as_secs_f64())
 }
 
-fn write_loop(conn: &Connection, commands: Receiver<Command>) {
-    for command in commands {
+/// How often the writer deletes what is past the retention time.
+const PURGE_EVERY: Duration = Duration::from_secs(3600);
+
+fn write_loop(conn: &Connection, commands: Receiver<Command>, retention_days: Option<f64>) {
+    let mut purged = None::<Instant>;
+    loop {
+        if let Some(days) = retention_days {
+            if purged.is_none_or(|t| t.elapsed() >= PURGE_EVERY) {
+                match purge_older_than(conn, now() - days * 86_400.0) {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(responses = n, days, "deleted responses past the feedback retention time"),
+                    Err(e) => tracing::warn!(error = %e, "could not delete old responses from the feedback database"),
+                }
+                purged = Some(Instant::now());
+            }
+        }
+        let command = match commands.recv_timeout(PURGE_EVERY) {
+            Ok(command) => command,
+            Err(RecvTimeoutError::Timeout) => continue,
+            Err(RecvTimeoutError::Disconnected) => return,
+        };
         match command {
             Command::Response(r) => {
                 if let Err(e) = insert_response(conn, &r) {
@@ -259,6 +284,16 @@ fn write_loop(conn: &Connection, commands: Receiver<Command>) {
             }
         }
     }
+}
+
+/// Deletes the responses created before `cutoff` (seconds since the epoch) and their feedback;
+/// returns how many responses went.
+fn purge_older_than(conn: &Connection, cutoff: f64) -> rusqlite::Result<usize> {
+    let tx = conn.unchecked_transaction()?;
+    tx.execute("DELETE FROM feedback WHERE response_id IN (SELECT id FROM responses WHERE created < ?1)", params![cutoff])?;
+    let n = tx.execute("DELETE FROM responses WHERE created < ?1", params![cutoff])?;
+    tx.commit()?;
+    Ok(n)
 }
 
 fn insert_response(conn: &Connection, r: &ResponseRecord) -> rusqlite::Result<usize> {
@@ -338,7 +373,7 @@ mod tests {
     fn feedback_finds_a_response_queued_before_it_and_refuses_unknown_ids() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("sub/feedback.sqlite");
-        let store = FeedbackStore::open(&path).unwrap();
+        let store = FeedbackStore::open(&path, None).unwrap();
         store.record(record("chatcmpl-1"));
         let rt = tokio::runtime::Builder::new_current_thread()
             .build()
@@ -370,6 +405,35 @@ mod tests {
     }
 
     #[test]
+    fn responses_past_the_retention_time_go_with_their_feedback() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("feedback.sqlite");
+        let day = 86_400.0;
+        let store = FeedbackStore::open(&path, None).unwrap();
+        for (id, age_days) in [("old", 31.0), ("recent", 29.0)] {
+            store.record(ResponseRecord { created: now() - age_days * day, ..record(id) });
+            let fb = FeedbackRecord { response_id: id.into(), rating: Some(5), preferred: None, comment: None };
+            assert!(matches!(store.feedback_blocking(fb), FeedbackOutcome::Stored { .. }));
+        }
+        drop(store);
+        let ids = || -> Vec<(String, i64)> {
+            let conn = open_db(&path).unwrap();
+            let mut q = conn.prepare("SELECT r.id, COUNT(f.id) FROM responses r LEFT JOIN feedback f ON f.response_id = r.id GROUP BY r.id ORDER BY r.id").unwrap();
+            let rows = q.query_map([], |r| Ok((r.get(0)?, r.get(1)?))).unwrap().map(|r| r.unwrap()).collect();
+            rows
+        };
+        assert_eq!(ids().len(), 2, "no retention: everything kept");
+        // Reopened with 30 days: the writer purges at start.
+        let store = FeedbackStore::open(&path, Some(30.0)).unwrap();
+        store.record(ResponseRecord { created: now(), ..record("new") });
+        drop(store);
+        assert_eq!(ids(), [("new".to_string(), 0), ("recent".to_string(), 1)]);
+        let conn = open_db(&path).unwrap();
+        let orphans: i64 = conn.query_row("SELECT COUNT(*) FROM feedback WHERE response_id = 'old'", [], |r| r.get(0)).unwrap();
+        assert_eq!(orphans, 0, "the old response's feedback went with it");
+    }
+
+    #[test]
     fn a_file_that_is_not_a_database_is_an_error_naming_it() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("notes.txt");
@@ -378,7 +442,7 @@ mod tests {
             "this is not SQLite, just some text that is long enough",
         )
         .unwrap();
-        let err = FeedbackStore::open(&path).err().unwrap().to_string();
+        let err = FeedbackStore::open(&path, None).err().unwrap().to_string();
         assert!(
             err.contains("notes.txt") && err.contains("feedback_db"),
             "{err}"

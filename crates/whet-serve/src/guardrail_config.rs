@@ -16,6 +16,7 @@
 //! max_prompt_chars = 8000             # prompt text, all messages together
 //! max_prompt_tokens = 1024
 //! max_output_tokens = 256
+//! stream_window_chars = 64            # streamed answers: characters held back for checking
 //! ```
 
 use std::collections::BTreeMap;
@@ -55,6 +56,15 @@ pub struct GuardrailConfig {
     pub max_prompt_tokens: Option<usize>,
     #[serde(default)]
     pub max_output_tokens: Option<usize>,
+    /// Characters of a streamed answer held back until more text follows, so a match split over
+    /// deltas is caught before any of it is sent: at least the longest text a blocked pattern
+    /// or a PII kind must see before it matches.
+    #[serde(default = "default_stream_window_chars")]
+    pub stream_window_chars: usize,
+}
+
+fn default_stream_window_chars() -> usize {
+    64
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
@@ -141,6 +151,7 @@ pub fn check_guardrails(
             ("max_prompt_chars", g.max_prompt_chars),
             ("max_prompt_tokens", g.max_prompt_tokens),
             ("max_output_tokens", g.max_output_tokens),
+            ("stream_window_chars", Some(g.stream_window_chars)),
         ] {
             if value == Some(0) {
                 return Err((

@@ -85,6 +85,8 @@ pub struct Guardrail {
     pub max_prompt_chars: Option<usize>,
     pub max_prompt_tokens: Option<usize>,
     pub max_output_tokens: Option<usize>,
+    /// Characters a stream holds back for checking ([`crate::output_guard`]).
+    pub stream_window_chars: usize,
 }
 
 fn compile(pattern: &str) -> Result<Regex, String> {
@@ -138,6 +140,7 @@ impl Guardrail {
             max_prompt_chars: c.max_prompt_chars,
             max_prompt_tokens: c.max_prompt_tokens,
             max_output_tokens: c.max_output_tokens,
+            stream_window_chars: c.stream_window_chars,
         })
     }
 

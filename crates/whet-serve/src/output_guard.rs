@@ -3,21 +3,19 @@
 //! with `finish_reason: "content_filter"`). Streamed and whole answers take the same path, so
 //! `stream: true` bypasses nothing.
 //!
-//! A stream holds back the last [`WINDOW_CHARS`] characters until more text follows (or the
+//! A stream holds back the last `stream_window_chars` characters of the policy (64 by default)
+//! until more text follows (or the
 //! answer ends), and never releases part of a match: a release stops at the start of any match
 //! that reaches into the held-back window, since the match may still grow. So PII or a blocked
 //! word split over several deltas (`jane.doe@exa` + `mple.com`) is caught before any of it is
-//! sent. Limit: text that matches only once more than [`WINDOW_CHARS`] characters of it have
-//! been generated (an e-mail address with a local part longer than the window, say) can be
-//! partly released before it matches; whole answers are checked in one piece and have no such
-//! limit.
+//! sent. Limit: text that matches only once more than the window's characters of it have been
+//! generated (an e-mail address with a local part longer than the window, say) can be partly
+//! released before it matches, so a policy with longer patterns sets a larger window; whole
+//! answers are checked in one piece and have no such limit.
 
 use std::sync::Arc;
 
 use crate::guardrails::{apply, intervention, Guardrail, Intervention, Side};
-
-/// Characters held back from a stream until more text follows.
-pub const WINDOW_CHARS: usize = 64;
 
 pub struct OutputGuard {
     policy: Arc<Guardrail>,
@@ -48,12 +46,12 @@ impl OutputGuard {
             return String::new();
         }
         self.pending.push_str(text);
-        // The byte offset WINDOW_CHARS characters before the end (0 if shorter).
+        // The byte offset a window's characters before the end (0 if shorter).
         let mut cut = self
             .pending
             .char_indices()
             .rev()
-            .nth(WINDOW_CHARS - 1)
+            .nth(self.policy.stream_window_chars.max(1) - 1)
             .map_or(0, |(i, _)| i);
         self.release(&mut cut, false)
     }
@@ -180,9 +178,28 @@ mod tests {
 
     #[test]
     fn text_is_held_back_only_by_the_window() {
-        let mut g = guard("pii_output = true");
-        let long = "z".repeat(WINDOW_CHARS + 10);
-        assert_eq!(g.push(&long).chars().count(), 10);
-        assert_eq!(g.finish().chars().count(), WINDOW_CHARS);
+        for (config, window) in [("pii_output = true", 64), ("pii_output = true\nstream_window_chars = 100", 100)] {
+            let mut g = guard(config);
+            let long = "z".repeat(window + 10);
+            assert_eq!(g.push(&long).chars().count(), 10);
+            assert_eq!(g.finish().chars().count(), window);
+        }
+    }
+
+    #[test]
+    fn a_match_longer_than_the_window_needs_a_larger_window() {
+        // An 89-character match, streamed a character at a time.
+        let secret = format!("KEY-{}", "Q".repeat(85));
+        let text = format!("here: {secret} end");
+        let chunks: Vec<String> = text.chars().map(String::from).collect();
+        let refs: Vec<&str> = chunks.iter().map(String::as_str).collect();
+        let pattern = "blocked_patterns = ['KEY-Q{85}']";
+        let mut small = guard(pattern);
+        let leaked = run(&mut small, &refs).concat();
+        // Its start went out before it matched, and what is left no longer matches.
+        assert!(!small.refused && leaked == text, "the default window lets it escape: {leaked:?}");
+        let mut large = guard(&format!("{pattern}\nstream_window_chars = 96"));
+        assert_eq!(run(&mut large, &refs).concat(), "here: ");
+        assert!(large.refused);
     }
 }

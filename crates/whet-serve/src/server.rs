@@ -94,7 +94,7 @@ impl Server {
     /// Loads the model and adapters of `config` and starts the engine.
     pub fn new(config: &ServeConfig) -> Result<Self> {
         // The database first: a bad `feedback_db` fails before minutes of model loading.
-        let feedback = Arc::new(FeedbackStore::open(&config.feedback_db)?);
+        let feedback = Arc::new(FeedbackStore::open(&config.feedback_db, config.feedback_retention_days)?);
         let loaded = ServedModels::load(config)?;
         let engine = EngineHandle::spawn(loaded.model, config.max_batch, config.max_queue, config.prefill_chunk_tokens)?;
         let keys = config
