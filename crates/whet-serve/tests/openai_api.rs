@@ -6,7 +6,7 @@
 mod test_server;
 
 use serde_json::{json, Value};
-use test_server::{chat_messages, reference, shared, ADAPTER};
+use test_server::{adapter_dir, chat_messages, reference, shared, start, write_adapter, TestServer, ADAPTER};
 use whet_models::FinishReason;
 
 const QUESTION: &str = "Please give me the warranty period of the Corvid WX-4.";
@@ -20,7 +20,7 @@ fn finish_name(f: FinishReason) -> &'static str {
 fn greedy_chat_completion_equals_whet_generate_for_base_and_adapter() {
     let server = shared();
     let messages = chat_messages(QUESTION);
-    for (model, adapter) in [("base", false), (ADAPTER, true)] {
+    for (model, adapter) in [("base", None), (ADAPTER, Some(adapter_dir()))] {
         let expected = reference(adapter, Some(&messages), None, 40);
         let reply = server.post_json(
             "/v1/chat/completions",
@@ -51,8 +51,8 @@ fn greedy_chat_completion_equals_whet_generate_for_base_and_adapter() {
         assert_eq!(reply.header("x-whet-model"), Some(model));
     }
     // The adapter changes the answer, so the two comparisons above are not the same one.
-    let base = reference(false, Some(&messages), None, 40);
-    let tuned = reference(true, Some(&messages), None, 40);
+    let base = reference(None, Some(&messages), None, 40);
+    let tuned = reference(Some(adapter_dir()), Some(&messages), None, 40);
     assert_ne!(
         base.tokens, tuned.tokens,
         "the test adapter must change the greedy output"
@@ -62,7 +62,7 @@ fn greedy_chat_completion_equals_whet_generate_for_base_and_adapter() {
 #[test]
 fn greedy_completion_equals_whet_generate_and_without_temperature_is_greedy_too() {
     let server = shared();
-    for (model, adapter) in [("base", false), (ADAPTER, true)] {
+    for (model, adapter) in [("base", None), (ADAPTER, Some(adapter_dir()))] {
         let expected = reference(adapter, None, Some(PROMPT), 30);
         // The bundled model's generation_config.json is greedy, so no temperature means greedy.
         let reply = server.post_json(
@@ -112,7 +112,7 @@ fn read_chat_stream(data: &[String]) -> (String, Vec<Value>, Option<Value>) {
 fn streamed_chat_chunks_concatenate_to_the_greedy_text() {
     let server = shared();
     let messages = chat_messages(QUESTION);
-    for (model, adapter) in [("base", false), (ADAPTER, true)] {
+    for (model, adapter) in [("base", None), (ADAPTER, Some(adapter_dir()))] {
         let expected = reference(adapter, Some(&messages), None, 40);
         let reply = server.post_json(
             "/v1/chat/completions",
@@ -141,7 +141,7 @@ fn streamed_chat_chunks_concatenate_to_the_greedy_text() {
 #[test]
 fn streamed_completion_chunks_concatenate_to_the_greedy_text() {
     let server = shared();
-    let expected = reference(true, None, Some(PROMPT), 30);
+    let expected = reference(Some(adapter_dir()), None, Some(PROMPT), 30);
     let reply = server.post_json(
         "/v1/completions",
         &json!({"model": ADAPTER, "prompt": PROMPT, "max_tokens": 30, "temperature": 0, "stream": true}),
@@ -161,7 +161,7 @@ fn streamed_completion_chunks_concatenate_to_the_greedy_text() {
 #[test]
 fn stop_string_cuts_the_text_streamed_or_not() {
     let server = shared();
-    let expected = reference(false, None, Some(PROMPT), 30);
+    let expected = reference(None, None, Some(PROMPT), 30);
     // A stop string from the middle of the greedy text: the answer is the text before it.
     let words: Vec<&str> = expected.text.split_whitespace().collect();
     assert!(
@@ -226,37 +226,30 @@ fn n_choices_with_a_seed_are_reproducible_and_logprobs_are_reported() {
 }
 
 #[test]
-fn requests_for_base_and_adapter_batched_together_each_match_their_reference() {
-    let server = shared();
+fn requests_for_the_base_and_two_adapters_batched_together_each_match_their_reference() {
+    // A second adapter, added at run time, beside the configured one.
+    let root = tempfile::tempdir().unwrap();
+    let second_dir = root.path().join("second");
+    write_adapter(&second_dir, 5);
+    let server = start(&format!("adapter_dirs = [{:?}]\nmax_batch = 9", root.path()));
+    let add = json!({"name": "second", "path": second_dir.display().to_string()});
+    assert_eq!(server.post("/v1/adapters", &add.to_string(), None).status, 200);
     let messages = chat_messages(QUESTION);
-    let expected_base = reference(false, Some(&messages), None, 40);
-    let expected_tuned = reference(true, Some(&messages), None, 40);
-    let handles: Vec<_> = (0..6)
+    let variants = [("base", None), (ADAPTER, Some(adapter_dir())), ("second", Some(second_dir.as_path()))];
+    let expected: Vec<String> = variants.iter().map(|(_, dir)| reference(*dir, Some(&messages), None, 40).text).collect();
+    assert!(expected[0] != expected[1] && expected[1] != expected[2] && expected[0] != expected[2], "{expected:?}");
+    // Nine requests at once, three per model: the engine decodes them in shared steps.
+    let handles: Vec<_> = (0..9)
         .map(|i| {
-            let model = if i % 2 == 0 { "base" } else { ADAPTER };
-            let body =
-                json!({"model": model, "messages": messages, "max_tokens": 40, "temperature": 0});
+            let model = variants[i % 3].0;
+            let body = json!({"model": model, "messages": messages, "max_tokens": 40, "temperature": 0});
             let url = server.url.clone();
-            std::thread::spawn(move || {
-                let server = test_server::TestServer { url };
-                (
-                    model,
-                    server.post_json("/v1/chat/completions", &body).json(),
-                )
-            })
+            std::thread::spawn(move || (i % 3, TestServer { url }.post_json("/v1/chat/completions", &body).json()))
         })
         .collect();
     for h in handles {
-        let (model, body) = h.join().unwrap();
-        let expected = if model == "base" {
-            &expected_base
-        } else {
-            &expected_tuned
-        };
-        assert_eq!(
-            body["choices"][0]["message"]["content"], expected.text,
-            "{model}"
-        );
+        let (v, body) = h.join().unwrap();
+        assert_eq!(body["choices"][0]["message"]["content"], expected[v], "{}", variants[v].0);
     }
 }
 
@@ -290,7 +283,7 @@ fn streamed_choices_of_several_prompts_each_carry_their_own_text() {
     let prompts = [PROMPT, "Is there a way to set the time manually"];
     let expected: Vec<String> = prompts
         .iter()
-        .map(|p| reference(false, None, Some(p), 16).text)
+        .map(|p| reference(None, None, Some(p), 16).text)
         .collect();
     let reply = server.post_json(
         "/v1/completions",

@@ -267,17 +267,18 @@ pub struct Reference {
     pub finish: FinishReason,
 }
 
-/// `whet generate` (`--messages` for a chat, `--prompt` otherwise) with greedy decoding.
+/// `whet generate` (`--messages` for a chat, `--prompt` otherwise) with greedy decoding, with the
+/// adapter in `adapter` when given.
 pub fn reference(
-    adapter: bool,
+    adapter: Option<&Path>,
     messages: Option<&Value>,
     prompt: Option<&str>,
     max_new_tokens: usize,
 ) -> Reference {
     let dir = base_model_dir();
     let mut model = CausalLm::load(&dir, DType::F32, &Device::Cpu).unwrap();
-    if adapter {
-        whet_adapter::load_adapter(&mut model, adapter_dir()).unwrap();
+    if let Some(adapter) = adapter {
+        whet_adapter::load_adapter(&mut model, adapter).unwrap();
     }
     let tok = ModelTokenizer::load(&dir).unwrap();
     let prompt_ids = match (messages, prompt) {
