@@ -233,7 +233,7 @@ fn requests_for_the_base_and_two_adapters_batched_together_each_match_their_refe
     write_adapter(&second_dir, 5);
     let server = start(&format!("adapter_dirs = [{:?}]\nmax_batch = 9", root.path()));
     let add = json!({"name": "second", "path": second_dir.display().to_string()});
-    assert_eq!(server.post("/v1/adapters", &add.to_string(), None).status, 200);
+    assert_eq!(server.post("/v1/adapters", &add.to_string(), None).status, 201);
     let messages = chat_messages(QUESTION);
     let variants = [("base", None), (ADAPTER, Some(adapter_dir())), ("second", Some(second_dir.as_path()))];
     let expected: Vec<String> = variants.iter().map(|(_, dir)| reference(*dir, Some(&messages), None, 40).text).collect();
