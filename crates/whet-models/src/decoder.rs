@@ -62,8 +62,8 @@ impl Mlp {
 
     /// [`Mlp::forward`] with each projection applied by `project`.
     fn forward_with(&self, x: &Tensor, project: &Project) -> Result<Tensor> {
-        let gate = project(&self.gate_proj, x)?.silu()?;
-        project(&self.down_proj, &(gate * project(&self.up_proj, x)?)?)
+        let hidden = crate::swiglu::swiglu(&project(&self.gate_proj, x)?, &project(&self.up_proj, x)?)?;
+        project(&self.down_proj, &hidden)
     }
 }
 

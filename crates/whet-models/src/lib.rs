@@ -25,6 +25,7 @@ pub mod rope;
 pub mod row_adapters;
 pub mod save;
 pub mod softmax;
+pub mod swiglu;
 pub mod weights;
 
 pub use config::DecoderConfig;
