@@ -12,9 +12,11 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use candle_core::backprop::GradStore;
 use candle_core::{DType, Device, IndexOp, Tensor};
 
 use crate::attention::{causal_mask, packed_mask, Attention, Project};
+use crate::checkpointing::{checkpointed_layer, CheckpointGrads};
 use crate::config::{DecoderConfig, HfConfig};
 use crate::error::{Error, Result};
 use crate::kv_cache::KvCache;
@@ -34,6 +36,10 @@ const ARCHITECTURES: &[(&str, ConfigReader)] = &[
     ("mistral", crate::mistral::config),
     ("qwen2", crate::qwen2::config),
 ];
+
+/// Additive attention masks by sliding window (`None`: no window); `None` where nothing is
+/// masked.
+type Masks = BTreeMap<Option<usize>, Option<Tensor>>;
 
 /// RoPE tables are precomputed up to this many positions (they grow on demand past it).
 const ROPE_TABLE_POSITIONS: usize = 4096;
@@ -79,6 +85,36 @@ impl DecoderLayer {
     /// How many projections a layer has.
     pub const PROJECTIONS: usize = 7;
 
+    /// `x + attn(norm(x))`, then `+ mlp(norm(·))`, for `x` `(batch, seq, hidden)`; this layer's
+    /// keys and values go to `cache` under `index`.
+    pub fn forward(
+        &self,
+        x: &Tensor,
+        angles: &RopeAngles,
+        mask: Option<&Tensor>,
+        cache: &mut KvCache,
+        index: usize,
+    ) -> Result<Tensor> {
+        let attn = self.self_attn.forward(&self.input_layernorm.forward(x)?, angles, mask, cache, index)?;
+        let x = (x + attn)?;
+        let mlp = self.mlp.forward(&self.post_attention_layernorm.forward(&x)?)?;
+        Ok((x + mlp)?)
+    }
+
+    /// Every tensor the layer computes with: norm weights, projection weights and biases,
+    /// adapter matrices (what can be a trainable parameter).
+    pub fn tensors(&self) -> Vec<&Tensor> {
+        let mut out = vec![&self.input_layernorm.weight, &self.post_attention_layernorm.weight];
+        for (_, p) in self.projections() {
+            out.push(&p.weight);
+            out.extend(&p.bias);
+            if let Some(l) = &p.lora {
+                out.extend([&l.a, &l.b]);
+            }
+        }
+        out
+    }
+
     /// The layer's projections with their paths relative to the layer.
     pub fn projections(&self) -> [(&'static str, &Proj); Self::PROJECTIONS] {
         let (a, m) = (&self.self_attn, &self.mlp);
@@ -120,6 +156,13 @@ pub struct CausalLm {
     /// (`fused_cross_entropy.rs`, never materialising the full logits) where it applies; else
     /// full logits and log-softmax. True unless a training config turns it off.
     pub fused_loss: bool,
+    /// Whether training passes (`next_token_log_probs`, `forward_packed`) checkpoint each
+    /// decoder layer (`checkpointing.rs`): only layer inputs are kept for the backward pass,
+    /// which recomputes each layer. Gradients then come from [`CausalLm::backward`]. False
+    /// unless a training config turns it on.
+    pub gradient_checkpointing: bool,
+    /// Parameter gradients of checkpointed layers, between a backward pass and its merge.
+    checkpoint_grads: CheckpointGrads,
     rope: Rope,
 }
 
@@ -219,6 +262,8 @@ impl CausalLm {
             norm,
             lm_head,
             fused_loss: true,
+            gradient_checkpointing: false,
+            checkpoint_grads: CheckpointGrads::default(),
             rope,
         })
     }
@@ -344,6 +389,18 @@ impl CausalLm {
         Ok(())
     }
 
+    /// The gradients of `loss` (a scalar computed from this model's outputs), as
+    /// `loss.backward()` gives them, plus the parameter gradients of checkpointed layers
+    /// (`checkpointing.rs`), which candle's backward pass cannot deliver itself. Training code
+    /// calls this rather than `backward()` so that both settings of
+    /// [`CausalLm::gradient_checkpointing`] give the same store.
+    pub fn backward(&self, loss: &Tensor) -> Result<GradStore> {
+        self.checkpoint_grads.clear();
+        let mut store = loss.backward()?;
+        self.checkpoint_grads.merge_into(&mut store)?;
+        Ok(store)
+    }
+
     /// An empty cache for this model.
     pub fn new_cache(&self) -> KvCache {
         KvCache::new(self.layers.len())
@@ -428,7 +485,7 @@ impl CausalLm {
         }
         let hidden = match segments {
             Some(segments) => self.packed_hidden_states(input_ids, segments)?,
-            None => self.hidden_states(input_ids, &mut self.new_cache())?,
+            None => self.unpacked_hidden_states(input_ids)?,
         };
         // Hidden state j predicts token j + 1: (b, t − 1, hidden) against ids[:, 1:].
         let hidden = hidden.narrow(1, 0, t - 1)?;
@@ -473,37 +530,53 @@ impl CausalLm {
             })
             .collect();
         let angles = self.rope.angles_at(&positions)?;
-        let mut masks: BTreeMap<Option<usize>, Option<Tensor>> = BTreeMap::new();
+        let mut masks: Masks = BTreeMap::new();
         for window in &self.config.sliding_window {
             if !masks.contains_key(window) {
                 masks.insert(*window, Some(packed_mask(segments, *window, self.device())?));
             }
         }
-        self.run_layers(input_ids, &angles, &masks, &mut self.new_cache())
+        self.run_layers(input_ids, &angles, &masks, &mut self.new_cache(), self.gradient_checkpointing)
+    }
+
+    /// Final-norm hidden states `(batch, seq, hidden)` with no cache: a training or scoring
+    /// pass, checkpointed when [`CausalLm::gradient_checkpointing`] is on.
+    fn unpacked_hidden_states(&self, input_ids: &Tensor) -> Result<Tensor> {
+        let (angles, masks) = self.causal_inputs(input_ids, 0)?;
+        self.run_layers(input_ids, &angles, &masks, &mut self.new_cache(), self.gradient_checkpointing)
     }
 
     /// Final-norm hidden states `(batch, seq, hidden)`.
     fn hidden_states(&self, input_ids: &Tensor, cache: &mut KvCache) -> Result<Tensor> {
+        let (angles, masks) = self.causal_inputs(input_ids, cache.seq_len())?;
+        // Never checkpointed: the caller's cache must receive every layer's keys and values.
+        self.run_layers(input_ids, &angles, &masks, cache, false)
+    }
+
+    /// RoPE angles and causal masks (one per distinct sliding window) for `input_ids` after
+    /// `offset` cached positions.
+    fn causal_inputs(&self, input_ids: &Tensor, offset: usize) -> Result<(RopeAngles, Masks)> {
         let (_, t) = input_ids.dims2()?;
-        let offset = cache.seq_len();
         let angles = self.rope.angles(offset, t)?;
         // One mask per distinct window, shared by the layers that use it.
-        let mut masks: BTreeMap<Option<usize>, Option<Tensor>> = BTreeMap::new();
+        let mut masks: Masks = BTreeMap::new();
         for window in &self.config.sliding_window {
             if !masks.contains_key(window) {
                 masks.insert(*window, causal_mask(t, offset, *window, self.device())?);
             }
         }
-        self.run_layers(input_ids, &angles, &masks, cache)
+        Ok((angles, masks))
     }
 
-    /// Embeddings, decoder layers and final norm.
+    /// Embeddings, decoder layers and final norm; with `checkpoint`, each layer that has
+    /// something to differentiate runs checkpointed (and adds nothing to `cache`).
     fn run_layers(
         &self,
         input_ids: &Tensor,
         angles: &RopeAngles,
-        masks: &BTreeMap<Option<usize>, Option<Tensor>>,
+        masks: &Masks,
         cache: &mut KvCache,
+        checkpoint: bool,
     ) -> Result<Tensor> {
         let (b, t) = input_ids.dims2()?;
         let ids = input_ids.flatten_all()?;
@@ -513,12 +586,11 @@ impl CausalLm {
             .reshape((b, t, self.config.hidden_size))?;
         for (i, layer) in self.layers.iter().enumerate() {
             let mask = masks.get(&layer.self_attn.sliding_window).and_then(Option::as_ref);
-            let attn = layer
-                .self_attn
-                .forward(&layer.input_layernorm.forward(&x)?, angles, mask, cache, i)?;
-            x = (x + attn)?;
-            let mlp = layer.mlp.forward(&layer.post_attention_layernorm.forward(&x)?)?;
-            x = (x + mlp)?;
+            x = if checkpoint && crate::checkpointing::applies(layer, &x) {
+                checkpointed_layer(layer, &x, angles, mask, &self.checkpoint_grads)?
+            } else {
+                layer.forward(&x, angles, mask, cache, i)?
+            };
         }
         self.norm.forward(&x)
     }

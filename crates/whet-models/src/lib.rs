@@ -5,6 +5,7 @@
 //! No tokenisers, no chat templates (those are in `whet-data`), no training loop, no server.
 
 pub mod attention;
+pub mod checkpointing;
 pub mod config;
 mod cpu_storage;
 pub mod decoder;

@@ -53,7 +53,7 @@ pub struct LoraDropout {
     pub state: Arc<Mutex<DropoutState>>,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct DropoutState {
     pub rng: StdRng,
     pub active: bool,

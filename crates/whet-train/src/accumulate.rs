@@ -28,7 +28,8 @@ pub fn accumulate_gradients(
     for batch in micro_batches {
         let (ce_sum, _) = cross_entropy_sum(model, batch)?;
         loss_sum += ce_sum.to_scalar::<f32>()? as f64;
-        let store = (ce_sum / n_tokens as f64)?.backward()?;
+        // Through the model, which adds the gradients of checkpointed layers' parameters.
+        let store = model.backward(&(ce_sum / n_tokens as f64)?)?;
         add_gradients(&mut grads, &store, params)?;
     }
     Ok((loss_sum / n_tokens as f64, n_tokens, grads))

@@ -336,7 +336,7 @@ pub fn preference_gradients(
         let w = batch.pairs() as f64 / total_pairs as f64;
         let (l, m) = preference_loss(model, batch, objective, reference)?;
         metrics.add_scaled(&m, w);
-        let store = (l * w)?.backward()?;
+        let store = model.backward(&(l * w)?)?;
         add_gradients(&mut grads, &store, params)?;
     }
     Ok((metrics, grads))

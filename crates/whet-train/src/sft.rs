@@ -94,6 +94,7 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary> {
         Init::Random => CausalLm::init_random(&opts.model_dir, cfg.seed, &Device::Cpu)?,
     };
     model.fused_loss = cfg.train.fused_loss;
+    model.gradient_checkpointing = cfg.train.gradient_checkpointing;
     let mut tok = ModelTokenizer::load(&opts.model_dir).map_err(Error::Data)?;
     if let Some(choice) = &cfg.data.chat_template {
         tok.set_chat_template(ChatTemplate::from_choice(choice).map_err(Error::Data)?);

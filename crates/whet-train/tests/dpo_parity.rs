@@ -241,9 +241,10 @@ fn the_recipe_batches_pairs_jsonl_as_trl_collated_them() {
     }
 }
 
-/// The first step of golden run `name` with `[train] fused_loss` set to `fused`: its metrics and
-/// gradients by parameter name.
-fn first_step(name: &str, fused: bool) -> (Vec<(&'static str, f64)>, std::collections::HashMap<String, candle_core::Tensor>) {
+/// The first step of golden run `name` with `[train] fused_loss` set to `fused` and
+/// `gradient_checkpointing` to `checkpointing` (the policy's; a separate reference model only
+/// scores): its metrics and gradients by parameter name.
+fn first_step(name: &str, fused: bool, checkpointing: bool) -> (Vec<(&'static str, f64)>, std::collections::HashMap<String, candle_core::Tensor>) {
     let g = golden(name);
     let h = &g["hyperparameters"];
     let dir = root().join("tests/golden/models/llama");
@@ -253,6 +254,7 @@ fn first_step(name: &str, fused: bool) -> (Vec<(&'static str, f64)>, std::collec
         m
     };
     let mut model = load();
+    model.gradient_checkpointing = checkpointing;
     let loss = loss_of(h, name);
     let (reference, params) = if h["reference"].as_str() == Some("full") {
         (Reference::Model(Box::new(load())), full_params(&mut model, 0.0).unwrap())
@@ -270,8 +272,8 @@ fn fused_and_composed_loss_paths_give_the_same_preference_step() {
     // DPO reads completion positions only; ORPO's NLL also the prompt's; full fine-tuning trains
     // the tied head through the chunked op.
     for name in ["dpo_sigmoid", "orpo", "dpo_sigmoid_full"] {
-        let (m_composed, g_composed) = first_step(name, false);
-        let (m_fused, g_fused) = first_step(name, true);
+        let (m_composed, g_composed) = first_step(name, false, false);
+        let (m_fused, g_fused) = first_step(name, true, false);
         for ((key, a), (_, b)) in m_composed.iter().zip(&m_fused) {
             assert!((a - b).abs() <= 1e-6 + 1e-5 * a.abs(), "{name} {key}: {a} composed vs {b} fused");
         }
@@ -280,6 +282,24 @@ fn fused_and_composed_loss_paths_give_the_same_preference_step() {
             let d = (a - &g_fused[p]).unwrap().abs().unwrap().max_all().unwrap().to_scalar::<f32>().unwrap();
             let scale = a.abs().unwrap().max_all().unwrap().to_scalar::<f32>().unwrap().max(1e-3);
             assert!(d <= 1e-5 * scale.max(1.0), "{name} {p}: gradients differ by {d} (scale {scale})");
+        }
+    }
+}
+
+#[test]
+fn gradient_checkpointing_gives_bit_identical_preference_steps() {
+    // DPO with LoRA (the reference pass runs the same model with adapters disabled, after the
+    // policy's checkpointed layers captured theirs), ORPO (reference-free) and DPO with full
+    // fine-tuning (a separate reference model): the same metrics and gradients, bit for bit
+    // (see `whet_models::checkpointing`).
+    for name in ["dpo_sigmoid", "orpo", "dpo_sigmoid_full"] {
+        let (m_plain, g_plain) = first_step(name, true, false);
+        let (m_ckpt, g_ckpt) = first_step(name, true, true);
+        assert_eq!(m_plain, m_ckpt, "{name}: metrics");
+        assert_eq!(g_plain.len(), g_ckpt.len(), "{name}: parameters with gradients");
+        for (p, a) in &g_plain {
+            let values = |t: &candle_core::Tensor| t.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+            assert_eq!(values(a), values(&g_ckpt[p]), "{name}: gradient of {p}");
         }
     }
 }

@@ -215,3 +215,120 @@ fn fused_and_composed_loss_paths_give_the_same_training_steps() {
         }
     }
 }
+
+/// Step 0's four records as one packed row (padding dropped, one segment per record).
+fn packed(step: &Value) -> Batch {
+    let mut packed = Batch { input_ids: vec![vec![]], targets: vec![vec![]], segments: Some(vec![vec![]]), tokens: 0 };
+    let mut seg = 0;
+    for b in &batches(step) {
+        for (ids, targets) in b.input_ids.iter().zip(&b.targets) {
+            // Real tokens are the target ones plus the first.
+            let n = 1 + targets.iter().filter(|t| **t).count();
+            packed.input_ids[0].extend(&ids[..n]);
+            packed.targets[0].extend(&targets[..n]);
+            packed.segments.as_mut().unwrap()[0].extend(std::iter::repeat_n(seg, n));
+            seg += 1;
+        }
+    }
+    packed
+}
+
+/// What a run of the golden's five steps gives: per step the loss and the gradients by name
+/// (before clipping), then the final parameters.
+struct Steps {
+    losses: Vec<f64>,
+    grads: Vec<HashMap<String, Tensor>>,
+    params: Vec<(String, Tensor)>,
+}
+
+/// The golden's five steps (padded micro-batches, or each step's records packed into one row),
+/// LoRA (from `lora_r4`, whose `B` is not zero, with dropout `p` on every adapter input, its
+/// generator reseeded each step as `whet train` does) or full fine-tuning, with
+/// `[train] gradient_checkpointing` set to `checkpointing`.
+fn steps(full: bool, dropout: f32, pack: bool, checkpointing: bool) -> Steps {
+    use std::sync::{Arc, Mutex};
+    use whet_models::{DropoutState, LoraDropout};
+    let mut model = base();
+    model.gradient_checkpointing = checkpointing;
+    let state = Arc::new(Mutex::new(DropoutState::new(0)));
+    let params = if full {
+        full_params(&mut model, 0.01).unwrap()
+    } else {
+        whet_adapter::load_adapter(&mut model, &root().join("tests/golden/adapters/llama_lora_r4")).unwrap();
+        for (_, p) in model.projections_mut() {
+            if let Some(l) = &mut p.lora {
+                l.dropout = Some(LoraDropout { p: dropout, state: state.clone() });
+            }
+        }
+        lora_params(&mut model, 0.01).unwrap()
+    };
+    let g = golden();
+    let mut opt = AdamW::new(AdamWConfig::default());
+    let (mut losses, mut all_grads) = (Vec::new(), Vec::new());
+    for (i, step) in g["steps"].as_array().unwrap().iter().enumerate() {
+        *state.lock().unwrap() = DropoutState { active: true, ..DropoutState::new(1000 + i as u64) };
+        let micro = if pack { vec![packed(step)] } else { batches(step) };
+        let (loss, _, mut grads) = accumulate_gradients(&model, &params, &micro).unwrap();
+        state.lock().unwrap().active = false;
+        losses.push(loss);
+        all_grads.push(grads.clone());
+        clip_grad_norm(&mut grads, 1.0).unwrap();
+        opt.step(&params, &grads, 1e-3).unwrap();
+    }
+    let params = params.iter().map(|p| (p.name.clone(), p.var.as_tensor().copy().unwrap())).collect();
+    Steps { losses, grads: all_grads, params }
+}
+
+fn values(t: &Tensor) -> Vec<f32> {
+    t.flatten_all().unwrap().to_vec1::<f32>().unwrap()
+}
+
+#[test]
+fn gradient_checkpointing_gives_bit_identical_training_steps() {
+    // Checkpointed layers recompute with the same ops, inputs and dropout masks, so the loss,
+    // every gradient and every updated weight are the same bits as without checkpointing (the
+    // module doc of `whet_models::checkpointing` says why); `==` is the claim here, not a
+    // tolerance. LoRA with dropout (the masks must be drawn again identically in the backward
+    // pass), padded and packed rows; full fine-tuning (every layer weight's gradient comes
+    // through the checkpointed op's side store, the tied head's and embeddings' through candle).
+    for (full, dropout, pack) in [(false, 0.1, false), (false, 0.1, true), (true, 0.0, false), (true, 0.0, true)] {
+        let case = format!("full {full}, dropout {dropout}, packed {pack}");
+        let (plain, ckpt) = (steps(full, dropout, pack, false), steps(full, dropout, pack, true));
+        assert_eq!(plain.losses, ckpt.losses, "{case}: losses");
+        for (i, (a, b)) in plain.grads.iter().zip(&ckpt.grads).enumerate() {
+            let mut names: Vec<&String> = a.keys().collect();
+            names.sort();
+            let mut names_b: Vec<&String> = b.keys().collect();
+            names_b.sort();
+            assert_eq!(names, names_b, "{case} step {i}: the same parameters have gradients");
+            for name in names {
+                assert_eq!(values(&a[name]), values(&b[name]), "{case} step {i}: gradient of {name}");
+            }
+        }
+        for ((name, a), (_, b)) in plain.params.iter().zip(&ckpt.params) {
+            assert_eq!(values(a), values(b), "{case}: {name} after five steps");
+        }
+        eprintln!("{case}: losses {:?}", ckpt.losses);
+    }
+}
+
+#[test]
+fn checkpointed_layer_parameters_get_gradients_only_through_the_model_backward() {
+    // Proof that the layers really ran checkpointed (else the test above compares a run with
+    // itself): candle's own backward does not reach a checkpointed layer's parameters; the
+    // model's backward merges them in.
+    let mut model = base();
+    model.gradient_checkpointing = true;
+    whet_adapter::load_adapter(&mut model, &root().join("tests/golden/adapters/llama_lora_r4")).unwrap();
+    let params = lora_params(&mut model, 0.0).unwrap();
+    let batch = &batches(&golden()["steps"][0])[0];
+    let (loss, _) = whet_train::cross_entropy_sum(&model, batch).unwrap();
+    let plain = loss.backward().unwrap();
+    let merged = model.backward(&loss).unwrap();
+    let layer_params: Vec<&Param> = params.iter().filter(|p| p.name.contains(".layers.")).collect();
+    assert!(!layer_params.is_empty());
+    for p in layer_params {
+        assert!(plain.get(p.var.as_tensor()).is_none(), "{}: reached through candle's backward", p.name);
+        assert!(merged.get(p.var.as_tensor()).is_some(), "{}: no gradient from the model's backward", p.name);
+    }
+}
