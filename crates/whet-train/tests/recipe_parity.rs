@@ -154,18 +154,7 @@ fn packed_and_padded_batches_give_the_same_loss_and_gradients() {
     // Step 0's four records: two padded micro-batches vs one packed row of all four.
     let g = golden();
     let padded = batches(&g["steps"][0]);
-    let mut packed = Batch { input_ids: vec![vec![]], targets: vec![vec![]], segments: Some(vec![vec![]]), tokens: 0 };
-    let mut seg = 0;
-    for b in &padded {
-        for (ids, targets) in b.input_ids.iter().zip(&b.targets) {
-            // Drop the right padding: real tokens are the target ones plus the first.
-            let n = 1 + targets.iter().filter(|t| **t).count();
-            packed.input_ids[0].extend(&ids[..n]);
-            packed.targets[0].extend(&targets[..n]);
-            packed.segments.as_mut().unwrap()[0].extend(std::iter::repeat_n(seg, n));
-            seg += 1;
-        }
-    }
+    let packed = packed(&g["steps"][0]);
     let grads_of = |batches: &[Batch]| {
         let mut model = base();
         whet_adapter::load_adapter(&mut model, &root().join("tests/golden/adapters/llama_lora_r4")).unwrap();
