@@ -4,11 +4,18 @@
 //! Query heads are grouped by the key/value head they share and multiplied against that head's
 //! keys directly, instead of copying keys and values `n_rep` times as `repeat_kv` does: same
 //! result, less memory traffic during decoding. Scores are masked and soft-maxed in f32.
+//!
+//! Without a cached prefix (training, scoring, the prefill of a fresh cache), f32 on the CPU,
+//! the caller can pass [`AttentionMask::Fused`]: the same attention through the fused op of
+//! `flash_attention.rs`, which never materialises the scores.
+
+use std::sync::Arc;
 
 use candle_core::{DType, Device, Tensor};
 
 use crate::config::DecoderConfig;
 use crate::error::Result;
+use crate::flash_attention::{flash_attention, Visibility};
 use crate::kv_cache::KvCache;
 use crate::proj::Proj;
 use crate::rope::RopeAngles;
@@ -16,6 +23,16 @@ use crate::weights::Weights;
 
 /// Applies a projection of the layer to a batch's rows (see [`Attention::forward_rows`]).
 pub type Project<'a> = dyn Fn(&Proj, &Tensor) -> Result<Tensor> + 'a;
+
+/// Which keys the queries of one forward pass see.
+#[derive(Debug, Clone)]
+pub enum AttentionMask {
+    /// Added to the `(seq, cached + seq)` scores (shape `(seq, total)` or `(batch, 1, 1, seq,
+    /// total)`); `None` when every key is visible.
+    Additive(Option<Tensor>),
+    /// No cached prefix, f32 on the CPU: the fused op applies this rule tile by tile.
+    Fused(Arc<Visibility>),
+}
 
 #[derive(Debug, Clone)]
 pub struct Attention {
@@ -46,14 +63,13 @@ impl Attention {
         })
     }
 
-    /// `x` is `(batch, seq, hidden)`, rotated by `angles`; `mask` is added to the
-    /// `(seq, cached + seq)` scores (shape `(seq, total)` or `(batch, 1, 1, seq, total)`), or
-    /// `None` when every cached position is visible.
+    /// `x` is `(batch, seq, hidden)`, rotated by `angles`; `mask` says which of the cached and
+    /// new positions each query sees ([`AttentionMask::Fused`] only when `cache` is empty).
     pub fn forward(
         &self,
         x: &Tensor,
         angles: &RopeAngles,
-        mask: Option<&Tensor>,
+        mask: &AttentionMask,
         cache: &mut KvCache,
         layer: usize,
     ) -> Result<Tensor> {
@@ -67,7 +83,11 @@ impl Attention {
         let k = angles.rotate(&split(self.k_proj.forward(x)?, kvh)?)?;
         let v = split(self.v_proj.forward(x)?, kvh)?;
         let (k, v) = cache.append(layer, k, v)?;
-        let y = self.attend(&q, &k, &v, mask)?;
+        let y = match mask {
+            // (b, h, t, d) -> (b, t, h * d)
+            AttentionMask::Fused(vis) => flash_attention(&q, &k, &v, vis)?.transpose(1, 2)?.reshape((b, t, h * d))?,
+            AttentionMask::Additive(mask) => self.attend(&q, &k, &v, mask.as_ref())?,
+        };
         self.o_proj.forward(&y)
     }
 

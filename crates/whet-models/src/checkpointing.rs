@@ -46,6 +46,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use candle_core::backprop::GradStore;
 use candle_core::{CpuStorage, CustomOp1, DType, Layout, Shape, Tensor, TensorId, Var};
 
+use crate::attention::AttentionMask;
 use crate::decoder::DecoderLayer;
 use crate::error::Result;
 use crate::proj::DropoutState;
@@ -105,13 +106,13 @@ pub(crate) fn checkpointed_layer(
     layer: &DecoderLayer,
     x: &Tensor,
     angles: &RopeAngles,
-    mask: Option<&Tensor>,
+    mask: &AttentionMask,
     grads: &CheckpointGrads,
 ) -> Result<Tensor> {
     let op = CheckpointedLayer {
         layer: layer.clone(),
         angles: angles.clone(),
-        mask: mask.cloned(),
+        mask: mask.clone(),
         input_tracked: x.track_op(),
         dropout: dropout_states(layer),
         output: Mutex::new(None),
@@ -158,7 +159,7 @@ struct CheckpointedLayer {
     /// afterwards, as DPO's reference pass does, do not change it).
     layer: DecoderLayer,
     angles: RopeAngles,
-    mask: Option<Tensor>,
+    mask: AttentionMask,
     /// Whether the layer input had a graph: then the layer runs on a tracked leaf and the op
     /// returns the input's gradient; otherwise on the untracked input, as without checkpointing.
     input_tracked: bool,
@@ -180,7 +181,7 @@ impl CheckpointedLayer {
         // A cache of its own: training passes keep no cache, and the recomputation must not
         // append to one.
         let mut cache = crate::kv_cache::KvCache::new(1);
-        self.layer.forward(x, &self.angles, self.mask.as_ref(), &mut cache, 0)
+        self.layer.forward(x, &self.angles, &self.mask, &mut cache, 0)
     }
 
     /// The recomputation and its backward: the input's gradient, parameter gradients to the

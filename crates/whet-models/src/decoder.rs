@@ -11,14 +11,16 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::sync::Arc;
 
 use candle_core::backprop::GradStore;
 use candle_core::{DType, Device, IndexOp, Tensor};
 
-use crate::attention::{causal_mask, packed_mask, Attention, Project};
+use crate::attention::{causal_mask, packed_mask, Attention, AttentionMask, Project};
 use crate::checkpointing::{checkpointed_layer, CheckpointGrads};
 use crate::config::{DecoderConfig, HfConfig};
 use crate::error::{Error, Result};
+use crate::flash_attention::Visibility;
 use crate::kv_cache::KvCache;
 use crate::proj::Proj;
 use crate::quant::QuantKind;
@@ -37,9 +39,8 @@ const ARCHITECTURES: &[(&str, ConfigReader)] = &[
     ("qwen2", crate::qwen2::config),
 ];
 
-/// Additive attention masks by sliding window (`None`: no window); `None` where nothing is
-/// masked.
-type Masks = BTreeMap<Option<usize>, Option<Tensor>>;
+/// Attention masks by sliding window (`None`: no window).
+type Masks = BTreeMap<Option<usize>, AttentionMask>;
 
 /// RoPE tables are precomputed up to this many positions (they grow on demand past it).
 const ROPE_TABLE_POSITIONS: usize = 4096;
@@ -91,7 +92,7 @@ impl DecoderLayer {
         &self,
         x: &Tensor,
         angles: &RopeAngles,
-        mask: Option<&Tensor>,
+        mask: &AttentionMask,
         cache: &mut KvCache,
         index: usize,
     ) -> Result<Tensor> {
@@ -163,6 +164,11 @@ pub struct CausalLm {
     pub gradient_checkpointing: bool,
     /// Parameter gradients of checkpointed layers, between a backward pass and its merge.
     checkpoint_grads: CheckpointGrads,
+    /// Whether attention without a cached prefix (training, scoring, the prefill of a fresh
+    /// cache) goes through the fused op (`flash_attention.rs`, never materialising the scores)
+    /// when the model is f32 on the CPU; else scores, additive mask and softmax. True unless a
+    /// training config turns it off.
+    pub fused_attention: bool,
     rope: Rope,
 }
 
@@ -264,6 +270,7 @@ impl CausalLm {
             fused_loss: true,
             gradient_checkpointing: false,
             checkpoint_grads: CheckpointGrads::default(),
+            fused_attention: true,
             rope,
         })
     }
@@ -530,11 +537,15 @@ impl CausalLm {
             })
             .collect();
         let angles = self.rope.angles_at(&positions)?;
+        let fused = self.attention_is_fused(0);
         let mut masks: Masks = BTreeMap::new();
-        for window in &self.config.sliding_window {
-            if !masks.contains_key(window) {
-                masks.insert(*window, Some(packed_mask(segments, *window, self.device())?));
-            }
+        for window in self.windows() {
+            let mask = if fused {
+                AttentionMask::Fused(Arc::new(Visibility::packed(segments, window)))
+            } else {
+                AttentionMask::Additive(Some(packed_mask(segments, window, self.device())?))
+            };
+            masks.insert(window, mask);
         }
         self.run_layers(input_ids, &angles, &masks, &mut self.new_cache(), self.gradient_checkpointing)
     }
@@ -544,6 +555,18 @@ impl CausalLm {
     fn unpacked_hidden_states(&self, input_ids: &Tensor) -> Result<Tensor> {
         let (angles, masks) = self.causal_inputs(input_ids, 0)?;
         self.run_layers(input_ids, &angles, &masks, &mut self.new_cache(), self.gradient_checkpointing)
+    }
+
+    /// The distinct sliding windows of the layers (`None`: full attention), each needing its
+    /// own mask.
+    fn windows(&self) -> std::collections::BTreeSet<Option<usize>> {
+        self.layers.iter().map(|l| l.self_attn.sliding_window).collect()
+    }
+
+    /// Whether a forward pass after `offset` cached positions takes the fused attention op: only
+    /// without a prefix (the op's queries and keys are the same positions), in f32 on the CPU.
+    fn attention_is_fused(&self, offset: usize) -> bool {
+        self.fused_attention && offset == 0 && self.dtype() == DType::F32 && self.device().is_cpu()
     }
 
     /// Final-norm hidden states `(batch, seq, hidden)`.
@@ -559,11 +582,15 @@ impl CausalLm {
         let (_, t) = input_ids.dims2()?;
         let angles = self.rope.angles(offset, t)?;
         // One mask per distinct window, shared by the layers that use it.
+        let fused = self.attention_is_fused(offset);
         let mut masks: Masks = BTreeMap::new();
-        for window in &self.config.sliding_window {
-            if !masks.contains_key(window) {
-                masks.insert(*window, causal_mask(t, offset, *window, self.device())?);
-            }
+        for window in self.windows() {
+            let mask = if fused {
+                AttentionMask::Fused(Arc::new(Visibility::causal(t, window)))
+            } else {
+                AttentionMask::Additive(causal_mask(t, offset, window, self.device())?)
+            };
+            masks.insert(window, mask);
         }
         Ok((angles, masks))
     }
@@ -585,7 +612,9 @@ impl CausalLm {
             .index_select(&ids, 0)?
             .reshape((b, t, self.config.hidden_size))?;
         for (i, layer) in self.layers.iter().enumerate() {
-            let mask = masks.get(&layer.self_attn.sliding_window).and_then(Option::as_ref);
+            let mask = masks.get(&layer.self_attn.sliding_window).ok_or_else(|| {
+                Error::Generation(format!("no attention mask for window {:?}", layer.self_attn.sliding_window))
+            })?;
             x = if checkpoint && crate::checkpointing::applies(layer, &x) {
                 checkpointed_layer(layer, &x, angles, mask, &self.checkpoint_grads)?
             } else {

@@ -10,6 +10,7 @@ pub mod config;
 mod cpu_storage;
 pub mod decoder;
 pub mod error;
+pub mod flash_attention;
 pub mod frozen_linear;
 pub mod fused_cross_entropy;
 pub mod gemv;

@@ -270,6 +270,9 @@ pub struct TrainSection {
     /// recompute each layer there (`whet_models::checkpointing`): less memory, about a third
     /// more compute, the same losses and gradients.
     pub gradient_checkpointing: bool,
+    /// Attention through the fused op, never materialising the `(seq, seq)` scores
+    /// (`whet_models::flash_attention`); false: scores, additive mask and softmax, as before.
+    pub fused_attention: bool,
 }
 
 impl Default for TrainSection {
@@ -294,6 +297,7 @@ impl Default for TrainSection {
             early_stopping_patience: None,
             fused_loss: true,
             gradient_checkpointing: false,
+            fused_attention: true,
         }
     }
 }

@@ -95,6 +95,7 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary> {
     };
     model.fused_loss = cfg.train.fused_loss;
     model.gradient_checkpointing = cfg.train.gradient_checkpointing;
+    model.fused_attention = cfg.train.fused_attention;
     let mut tok = ModelTokenizer::load(&opts.model_dir).map_err(Error::Data)?;
     if let Some(choice) = &cfg.data.chat_template {
         tok.set_chat_template(ChatTemplate::from_choice(choice).map_err(Error::Data)?);
@@ -460,6 +461,7 @@ fn build_reference(cfg: &TrainConfig, model: &CausalLm, model_dir: &Path, lora_r
             let dir = dpo.reference_model.as_deref().unwrap_or(model_dir);
             let mut reference = CausalLm::load(dir, DType::F32, &Device::Cpu)?;
             reference.fused_loss = cfg.train.fused_loss;
+            reference.fused_attention = cfg.train.fused_attention;
             Reference::Model(Box::new(reference))
         }
     })
