@@ -147,11 +147,13 @@ pub fn check_guardrails(
                 ));
             }
         }
+        if g.stream_window_chars == 0 {
+            return Err((key("stream_window_chars"), "must be at least 1 (default 64 characters)".into()));
+        }
         for (field, value) in [
             ("max_prompt_chars", g.max_prompt_chars),
             ("max_prompt_tokens", g.max_prompt_tokens),
             ("max_output_tokens", g.max_output_tokens),
-            ("stream_window_chars", Some(g.stream_window_chars)),
         ] {
             if value == Some(0) {
                 return Err((
