@@ -90,7 +90,7 @@ fn generate(args: GenerateBenchArgs) -> Result<()> {
         "prefill_runs": prefill,
         "decode_tokens_per_s": median(&mut decode),
         "decode_runs": decode,
-        "peak_rss_mib": whet_train::metrics::peak_rss_mib(),
+        "peak_rss_mib": whet_models::peak_rss::peak_rss_mib(),
         "weight_mib": weight_bytes as f64 / (1 << 20) as f64,
         "read_bandwidth_gb_s": bandwidth / 1e9,
         "decode_bound_tokens_per_s": bound,

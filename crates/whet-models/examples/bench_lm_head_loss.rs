@@ -10,18 +10,9 @@
 use std::time::Instant;
 
 use candle_core::{DType, Device, Tensor, Var, D};
+use whet_models::peak_rss::peak_rss_mib;
 use whet_models::frozen_linear::frozen_linear;
 use whet_models::fused_cross_entropy::target_log_probs;
-
-/// Peak resident set (VmHWM) in MiB.
-fn peak_rss_mib() -> f64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
-        .map_or(0.0, |kb| kb / 1024.0)
-}
 
 fn main() -> candle_core::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();

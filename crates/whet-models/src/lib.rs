@@ -19,6 +19,7 @@ pub mod generation_config;
 pub mod kv_cache;
 pub mod llama;
 pub mod mistral;
+pub mod peak_rss;
 pub mod proj;
 pub mod quant;
 pub mod qwen2;

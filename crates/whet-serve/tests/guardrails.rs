@@ -9,13 +9,12 @@
 
 mod test_server;
 
-use std::io::Write;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
-use test_server::{chat_messages, shared, start, TestServer};
+use test_server::{chat_messages, shared, start, Captured, TestServer};
 
 const PROMPT: &str = "The farm in winter";
 
@@ -422,20 +421,6 @@ fn names_without_a_policy_are_untouched() {
     let id = reply.json()["id"].as_str().unwrap().to_string();
     assert_eq!(stored_verdicts(&g.db, &id), None);
     assert!(stored_prompt(&g.db, &id).contains("jane@example.com"));
-}
-
-/// Log lines written through `tracing` by this test process (from the first call on).
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
 }
 
 fn captured_logs() -> &'static Captured {

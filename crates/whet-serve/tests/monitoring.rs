@@ -7,11 +7,9 @@
 mod test_server;
 
 use std::collections::BTreeMap;
-use std::io::Write;
-use std::sync::{Arc, Mutex};
 
 use serde_json::json;
-use test_server::{start, TestServer, ADAPTER};
+use test_server::{start, Captured, TestServer, ADAPTER};
 
 /// One sample line of the text exposition format: name, labels, value.
 type Sample = (String, BTreeMap<String, String>, f64);
@@ -69,20 +67,6 @@ fn scrape(server: &TestServer) -> Vec<Sample> {
         reply.header("content-type")
     );
     parse_exposition(&reply.body)
-}
-
-/// Log lines written through `tracing` by this test process.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
 }
 
 #[test]

@@ -6,7 +6,7 @@
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use candle_core::{DType, Device};
@@ -316,4 +316,19 @@ pub fn chat_messages(question: &str) -> Value {
         {"role": "system", "content": "You are the support assistant."},
         {"role": "user", "content": question}
     ])
+}
+
+/// Log lines written through `tracing` by this test process (install it as the subscriber's
+/// writer, then read `.0`).
+#[derive(Clone, Default)]
+pub struct Captured(pub Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
