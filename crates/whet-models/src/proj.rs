@@ -29,6 +29,7 @@ use rand::{Rng, SeedableRng};
 
 use crate::gemv;
 use crate::frozen_linear::{frozen_linear, quantized_linear};
+use crate::lora_linear::{lora_linear, BaseWeight};
 use crate::quant::{QuantKind, QuantizedWeight};
 use crate::error::Result;
 use crate::weights::Weights;
@@ -66,6 +67,11 @@ impl DropoutState {
 }
 
 impl LoraDropout {
+    /// Whether [`LoraDropout::apply`] would drop anything now.
+    fn is_active(&self) -> bool {
+        self.p > 0.0 && self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner).active
+    }
+
     /// `x` with each element zeroed with probability `p` and the rest scaled by `1/(1-p)`,
     /// when active; `x` unchanged otherwise.
     fn apply(&self, x: &Tensor) -> Result<Tensor> {
@@ -171,6 +177,9 @@ impl Proj {
 
     /// `x` of shape `(..., in)` to `(..., out)`.
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        if let Some(lora) = self.lora.as_ref().filter(|l| self.trains_through_lora_linear(l, x)) {
+            return self.forward_lora_linear(x, lora);
+        }
         self.apply(x, |x, y| match &self.lora {
             Some(lora) => Ok((y + lora.forward(x)?)?),
             None => Ok(y),
@@ -205,6 +214,34 @@ impl Proj {
             }
             Ok(Tensor::cat(&parts, 0)?)
         })
+    }
+
+    /// Whether this product is a LoRA adapter being trained on a frozen f32 (or quantised)
+    /// weight without dropout: the case `lora_linear` computes in one op.
+    fn trains_through_lora_linear(&self, lora: &Lora, x: &Tensor) -> bool {
+        let f32_base = self.quantized.is_some() || self.weight.dtype() == DType::F32;
+        (lora.a.is_variable() || lora.b.is_variable())
+            && !self.weight.is_variable()
+            && f32_base
+            && x.dtype() == DType::F32
+            && x.device().is_cpu()
+            && !lora.dropout.as_ref().is_some_and(LoraDropout::is_active)
+    }
+
+    /// [`Proj::forward`] through `lora_linear`, the bias added after the adapter.
+    fn forward_lora_linear(&self, x: &Tensor, lora: &Lora) -> Result<Tensor> {
+        let mut shape = x.dims().to_vec();
+        let in_dim = shape.pop().unwrap_or(1);
+        shape.push(self.out_dim());
+        let base = match &self.quantized {
+            Some(q) => BaseWeight::Quantized(q.clone()),
+            None => BaseWeight::Dense(self.weight.clone()),
+        };
+        let mut y = lora_linear(&x.reshape(((), in_dim))?, base, &lora.a, &lora.b, lora.scale)?;
+        if let Some(b) = &self.bias {
+            y = y.broadcast_add(&b.to_dtype(DType::F32)?)?;
+        }
+        Ok(y.reshape(shape)?)
     }
 
     /// The product through the weight plus the bias, in f32 for reduced-precision weights,
