@@ -9,18 +9,28 @@
 //!
 //! The forward pass takes the vocabulary `chunk` columns at a time: `z = h_rows · W_chunkᵀ`, then
 //! a running (online) log-sum-exp per row and the target's logit when it falls in the chunk. Only
-//! the per-row log-sum-exp is kept. The backward pass recomputes each chunk's logits and turns
-//! them in place into `dz = g · (onehot(t) − softmax(z))` (`g` the upstream gradient of the row),
-//! then `dh += dz · W_chunk` and, only when `W` is trained (full fine-tuning, where a tied `W` is
-//! the embedding matrix), `dW_chunk = dzᵀ · h_rows`, each chunk its own rows of `dW`. Peak extra
-//! memory is two chunks' logits (each about [`CHUNK_ELEMENTS`] floats: 16 MiB) plus `dW` when the
-//! head is trained, instead of several full logits tensors (3.7 GiB at the shape above, measured
-//! with `examples/bench_lm_head_loss.rs`; see docs/benchmarks.md).
-//! The price is one more `rows × vocab × hidden` matmul per step (the recomputation).
+//! the per-row log-sum-exp is kept.
+//!
+//! With a frozen head (LoRA, QLoRA, a DPO policy's adapter) the gradient needs no second pass:
+//! `∂ log p_t / ∂h = W_t − Σ_v softmax_v W_v`, and the row's gradient is that vector times the
+//! upstream `g`, known only later but a scalar. So the forward pass also accumulates
+//! `Σ_v exp(z_v − max) W_v` per row (one more `P · W_chunk` product per chunk, rescaled as the
+//! row's max rises, as FlashAttention accumulates its output) and keeps `W_t − that / sum`
+//! (`rows × hidden`, the size of `h`); the backward pass only scales it by `g`. Two head-sized
+//! products per step instead of three; measured in docs/benchmarks.md.
+//!
+//! With a trained head (full fine-tuning, where a tied `W` is the embedding matrix) the backward
+//! pass recomputes each chunk's logits and turns them in place into
+//! `dz = g · (onehot(t) − softmax(z))`, then `dh += dz · W_chunk` and `dW_chunk = dzᵀ · h_rows`,
+//! each chunk its own rows of `dW`. Peak extra memory is two chunks' logits (each about
+//! [`CHUNK_ELEMENTS`] floats: 16 MiB) plus `dW` when the head is trained, instead of several full
+//! logits tensors (3.7 GiB at the shape above, measured with `examples/bench_lm_head_loss.rs`; see
+//! docs/benchmarks.md).
 //!
 //! Rows that are not counted (prompt, padding) are skipped in both passes: their log-prob is 0
 //! and their gradient is 0. So are rows whose upstream gradient is exactly 0 in the backward pass.
-//! Matmuls are candle's (gemm, multithreaded); the per-row passes run in parallel with rayon.
+//! Matmuls are gemm's (multithreaded, through candle or `matmul_into`); the per-row passes run in
+//! parallel with rayon.
 //!
 //! f32 only (whet trains in f32); callers with bf16/f16 heads, a bias or a LoRA adapter on the
 //! head use the composed path. CPU only.
@@ -30,7 +40,8 @@ use std::sync::OnceLock;
 use candle_core::{CpuStorage, CustomOp2, DType, Device, Layout, Shape, Storage, Tensor};
 use rayon::prelude::*;
 
-use crate::cpu_storage::f32_slice;
+use crate::cpu_storage::{f32_slice, storage_f32};
+use crate::matmul_into::{matmul_into, MatRef};
 
 /// Logits per chunk (16 MiB of f32), whatever the number of rows.
 pub const CHUNK_ELEMENTS: usize = 1 << 22;
@@ -74,7 +85,9 @@ pub fn target_log_probs_chunked(
         targets: targets.to_vec(),
         counted: counted.to_vec(),
         chunk,
+        unit_grad: hidden.track_op() && !weight.track_op(),
         lse: OnceLock::new(),
+        unit: OnceLock::new(),
     };
     hidden.contiguous()?.apply_op2(&weight.contiguous()?, op)
 }
@@ -86,8 +99,14 @@ struct FusedCrossEntropy {
     counted: Vec<bool>,
     /// Vocabulary columns per chunk.
     chunk: usize,
+    /// Whether the forward pass also computes `unit` (a gradient will be asked for `hidden`
+    /// alone: the head is frozen).
+    unit_grad: bool,
     /// Per row: log-sum-exp of its logits, set by the forward pass (0 for rows not counted).
     lse: OnceLock<Vec<f32>>,
+    /// With `unit_grad`, per counted row (in order): `W_t − Σ_v softmax_v W_v`, the gradient of
+    /// its log-prob in `hidden`; empty otherwise.
+    unit: OnceLock<Vec<f32>>,
 }
 
 /// A row's running log-sum-exp over the chunks seen so far, and its target's logit.
@@ -107,13 +126,13 @@ fn with_f32<R>(t: &Tensor, f: impl FnOnce(&[f32]) -> R) -> candle_core::Result<R
     Ok(f(f32_slice(cpu, layout, NAME)?))
 }
 
-/// The rows of `(n, d)` f32 `h` listed in `rows`, as an `(rows.len(), d)` tensor.
-fn gather_rows(h: &[f32], d: usize, rows: &[usize]) -> candle_core::Result<Tensor> {
+/// The rows of `(n, d)` f32 `h` listed in `rows`, as `(rows.len(), d)`.
+fn gather_rows(h: &[f32], d: usize, rows: &[usize]) -> Vec<f32> {
     let mut out = Vec::with_capacity(rows.len() * d);
     for &i in rows {
         out.extend_from_slice(&h[i * d..(i + 1) * d]);
     }
-    Tensor::from_vec(out, (rows.len(), d), &Device::Cpu)
+    out
 }
 
 impl FusedCrossEntropy {
@@ -135,36 +154,80 @@ impl CustomOp2 for FusedCrossEntropy {
         let rows: Vec<usize> = (0..n).filter(|&i| self.counted[i]).collect();
         let mut out = vec![0f32; n];
         let mut lse = vec![0f32; n];
+        let mut unit = Vec::new();
         if !rows.is_empty() {
-            let h_rows = gather_rows(h, d, &rows)?;
+            let h_rows = gather_rows(h, d, &rows);
+            let h_rows = MatRef::new(&h_rows, rows.len(), d);
+            let (w_s, w_l) = self.weight.storage_and_layout();
+            let w = storage_f32(&w_s, w_l, NAME)?;
             let targets: Vec<u32> = rows.iter().map(|&i| self.targets[i]).collect();
             let mut state = vec![Running { max: f32::NEG_INFINITY, sum: 0.0, target: 0.0 }; rows.len()];
+            // Σ_v exp(z_v − max) W_v per row, rescaled whenever the row's max rises, as
+            // FlashAttention accumulates its output.
+            let mut expected = if self.unit_grad { vec![0f32; rows.len() * d] } else { Vec::new() };
+            let mut z = vec![0f32; rows.len() * self.chunk];
             for (v0, cols) in self.chunks() {
-                // (rows, cols): this chunk's logits.
-                let z = h_rows.matmul(&self.weight.narrow(0, v0, cols)?.t()?)?;
-                with_f32(&z, |z| {
-                    state.par_iter_mut().zip(z.par_chunks(cols)).zip(&targets).for_each(|((s, z), &t)| {
-                        let m = z.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-                        if m > s.max {
-                            s.sum *= (s.max - m).exp();
-                            s.max = m;
+                // (rows, cols): this chunk's logits, then (with unit_grad) their exp(z − max).
+                let z = &mut z[..rows.len() * cols];
+                let w_chunk = MatRef::new(&w[v0 * d..(v0 + cols) * d], cols, d);
+                matmul_into(z, false, h_rows, w_chunk.t(), 1.0);
+                let write_exp = self.unit_grad;
+                let update = |s: &mut Running, z: &mut [f32], t: u32| -> f32 {
+                    let m = z.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+                    let mut rescale = 1.0;
+                    if m > s.max {
+                        rescale = (s.max - m).exp();
+                        s.sum *= rescale;
+                        s.max = m;
+                    }
+                    let t = t as usize;
+                    if (v0..v0 + cols).contains(&t) {
+                        s.target = z[t - v0];
+                    }
+                    let mut chunk_sum = 0.0;
+                    for v in z.iter_mut() {
+                        let p = (*v - s.max).exp();
+                        if write_exp {
+                            *v = p;
                         }
-                        s.sum += z.iter().map(|&v| (v - s.max).exp()).sum::<f32>();
-                        let t = t as usize;
-                        if (v0..v0 + cols).contains(&t) {
-                            s.target = z[t - v0];
+                        chunk_sum += p;
+                    }
+                    s.sum += chunk_sum;
+                    rescale
+                };
+                if self.unit_grad {
+                    state.par_iter_mut().zip(z.par_chunks_mut(cols)).zip(&targets).zip(expected.par_chunks_mut(d)).for_each(|(((s, z), &t), e)| {
+                        let rescale = update(s, z, t);
+                        if rescale != 1.0 {
+                            e.iter_mut().for_each(|e| *e *= rescale);
                         }
                     });
-                })?;
+                    matmul_into(&mut expected, true, MatRef::new(z, rows.len(), cols), w_chunk, 1.0);
+                } else {
+                    state.par_iter_mut().zip(z.par_chunks_mut(cols)).zip(&targets).for_each(|((s, z), &t)| {
+                        update(s, z, t);
+                    });
+                }
             }
             for (&i, s) in rows.iter().zip(&state) {
                 lse[i] = s.max + s.sum.ln();
                 out[i] = s.target - lse[i];
             }
+            if self.unit_grad {
+                // W_t − E_softmax[W]: the hidden state's gradient per unit of upstream gradient.
+                unit = expected;
+                unit.par_chunks_mut(d).zip(&state).zip(&targets).for_each(|((u, s), &t)| {
+                    let w_t = &w[t as usize * d..(t as usize + 1) * d];
+                    for (u, &w) in u.iter_mut().zip(w_t) {
+                        *u = w - *u / s.sum;
+                    }
+                });
+            }
         }
         // A second forward through the same op value cannot happen (candle builds a new op per
-        // call), so the set always succeeds.
+        // call), so the sets always succeed.
         let _ = self.lse.set(lse);
+        let _ = self.unit.set(unit);
         Ok((CpuStorage::F32(out), Shape::from(n)))
     }
 
@@ -177,11 +240,23 @@ impl CustomOp2 for FusedCrossEntropy {
         let g = grad.to_dtype(DType::F32)?.to_vec1::<f32>()?;
         let rows: Vec<usize> = (0..n).filter(|&i| self.counted[i] && g[i] != 0.0).collect();
         let train_w = w.track_op();
+        if let Some(unit) = self.unit.get().filter(|u| !u.is_empty() && !train_w) {
+            // The forward pass left each counted row's gradient per unit of `g`: scale it.
+            let mut dh = vec![0f32; n * d];
+            let counted = (0..n).filter(|&i| self.counted[i]);
+            for (i, u) in counted.zip(unit.chunks(d)) {
+                if g[i] != 0.0 {
+                    dh[i * d..(i + 1) * d].iter_mut().zip(u).for_each(|(dh, &u)| *dh = g[i] * u);
+                }
+            }
+            return Ok((Some(Tensor::from_vec(dh, (n, d), &Device::Cpu)?), None));
+        }
         if rows.is_empty() {
             let dw = if train_w { Some(w.zeros_like()?) } else { None };
             return Ok((Some(h.zeros_like()?), dw));
         }
-        let h_rows = with_f32(&h.detach(), |h| gather_rows(h, d, &rows))??;
+        let h_rows = with_f32(&h.detach(), |h| gather_rows(h, d, &rows))?;
+        let h_rows = Tensor::from_vec(h_rows, (rows.len(), d), &Device::Cpu)?;
         let row_g: Vec<f32> = rows.iter().map(|&i| g[i]).collect();
         let row_lse: Vec<f32> = rows.iter().map(|&i| lse[i]).collect();
         let targets: Vec<u32> = rows.iter().map(|&i| self.targets[i]).collect();
@@ -305,16 +380,20 @@ mod tests {
     #[test]
     fn large_logits_do_not_overflow() {
         let dev = &Device::Cpu;
-        let h = (Tensor::randn(0f32, 1.0, (6, 4), dev).unwrap() * 300.0).unwrap();
+        let h = Var::from_tensor(&(Tensor::randn(0f32, 1.0, (6, 4), dev).unwrap() * 300.0).unwrap()).unwrap();
         let w = Tensor::randn(0f32, 1.0, (50, 4), dev).unwrap();
         let targets = [0u32, 7, 13, 49, 2, 31];
         let counted = [true; 6];
-        let fused = target_log_probs_chunked(&h, &w, &targets, &counted, 9).unwrap();
-        let reference = composed(&h, &w, &targets, &counted);
+        let fused = target_log_probs_chunked(h.as_tensor(), &w, &targets, &counted, 9).unwrap();
+        let reference = composed(h.as_tensor(), &w, &targets, &counted);
         let values = fused.to_vec1::<f32>().unwrap();
         assert!(values.iter().all(|v| v.is_finite() && *v <= 0.0), "{values:?}");
         let diff = max_abs(&(&fused - &reference).unwrap());
         assert!(diff <= 1e-5 * max_abs(&reference).max(1.0), "{diff}");
+        // The running softmax expectation is rescaled as the max rises chunk by chunk.
+        let (g1, g2) = (fused.sum_all().unwrap().backward().unwrap(), reference.sum_all().unwrap().backward().unwrap());
+        let (a, b) = (g1.get(h.as_tensor()).unwrap(), g2.get(h.as_tensor()).unwrap());
+        assert!(max_abs(&(a - b).unwrap()) <= 1e-5 * max_abs(b).max(1.0), "{a} {b}");
     }
 
     #[test]
