@@ -12,14 +12,14 @@
 //!
 //! - forward: `y = x Wᵀ` (the same gemm call as candle's matmul), `t = x Aᵀ`, `y += scale · t Bᵀ`;
 //! - backward: `u = g B`, `dx = g W + scale · u A`, `dA = scale · uᵀ x`,
-//!   `dB = scale · gᵀ t` with `t` recomputed (`rows × in × r`, cheaper than keeping it).
+//!   `dB = scale · gᵀ t` with `t` kept from the forward pass (`rows × r`, small).
 //!
 //! `x`'s gradient is computed only when `x` is part of the graph (not for the first layer of a
 //! LoRA run, whose input comes from the frozen embeddings). Dropout on the adapter's input
 //! (`lora.dropout`) keeps the composed path. Checked against the composed path (forward and all
 //! three gradients) in the tests below and, through `Proj`, by every LoRA golden test.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use candle_core::{CpuStorage, CustomOp3, Layout, Shape, Tensor};
 
@@ -51,11 +51,13 @@ struct LoraLinear {
     weight: BaseWeight,
     scale: f32,
     input_grad: bool,
+    /// `x Aᵀ`, set by the forward pass for the backward pass.
+    t: OnceLock<Vec<f32>>,
 }
 
 /// `x (rows, in) · Wᵀ + scale · (x Aᵀ) Bᵀ` with `A (r, in)` and `B (out, r)`; no gradient for `W`.
 pub fn lora_linear(x: &Tensor, weight: BaseWeight, a: &Tensor, b: &Tensor, scale: f64) -> candle_core::Result<Tensor> {
-    let op = LoraLinear { weight, scale: scale as f32, input_grad: x.track_op() };
+    let op = LoraLinear { weight, scale: scale as f32, input_grad: x.track_op(), t: OnceLock::new() };
     x.contiguous()?.apply_op3(&a.contiguous()?, &b.contiguous()?, op)
 }
 
@@ -82,6 +84,8 @@ impl CustomOp3 for LoraLinear {
         let mut t = vec![0f32; rows * r];
         matmul_into(&mut t, false, x, MatRef::new(a, r, inp).t(), 1.0);
         matmul_into(&mut y, true, MatRef::new(&t, rows, r), MatRef::new(b, out, r).t(), self.scale);
+        // candle builds a new op value per call, so this forward pass is its only one.
+        let _ = self.t.set(t);
         Ok((CpuStorage::F32(y), Shape::from((rows, out))))
     }
 
@@ -114,10 +118,11 @@ impl CustomOp3 for LoraLinear {
         };
         let mut da = vec![0f32; r * inp];
         matmul_into(&mut da, false, u.t(), x, scale);
-        let mut t = vec![0f32; rows * r];
-        matmul_into(&mut t, false, x, a.t(), 1.0);
+        let Some(t) = self.t.get() else {
+            candle_core::bail!("{NAME}: backward before forward");
+        };
         let mut db = vec![0f32; out * r];
-        matmul_into(&mut db, false, g.t(), MatRef::new(&t, rows, r), scale);
+        matmul_into(&mut db, false, g.t(), MatRef::new(t, rows, r), scale);
         let cpu = candle_core::Device::Cpu;
         Ok((dx, Some(Tensor::from_vec(da, (r, inp), &cpu)?), Some(Tensor::from_vec(db, (out, r), &cpu)?)))
     }
