@@ -157,11 +157,11 @@ pub struct CausalLm {
     /// (`fused_cross_entropy.rs`, never materialising the full logits) where it applies; else
     /// full logits and log-softmax. True unless a training config turns it off.
     pub fused_loss: bool,
-    /// Whether training passes (`next_token_log_probs`, `forward_packed`) checkpoint each
-    /// decoder layer (`checkpointing.rs`): only layer inputs are kept for the backward pass,
-    /// which recomputes each layer. Gradients then come from [`CausalLm::backward`]. False
-    /// unless a training config turns it on.
-    pub gradient_checkpointing: bool,
+    /// `Some(n)`: training passes (`next_token_log_probs`, `forward_packed`) checkpoint every
+    /// `n`th decoder layer (`checkpointing.rs`, layers 0, n, 2n, …): only those layers' inputs
+    /// are kept for the backward pass, which recomputes them. Gradients then come from
+    /// [`CausalLm::backward`]. `None` unless a training config turns it on.
+    pub gradient_checkpointing: Option<usize>,
     /// Parameter gradients of checkpointed layers, between a backward pass and its merge.
     checkpoint_grads: CheckpointGrads,
     /// Whether attention without a cached prefix (training, scoring, the prefill of a fresh
@@ -268,7 +268,7 @@ impl CausalLm {
             norm,
             lm_head,
             fused_loss: true,
-            gradient_checkpointing: false,
+            gradient_checkpointing: None,
             checkpoint_grads: CheckpointGrads::default(),
             fused_attention: true,
             rope,
@@ -573,7 +573,7 @@ impl CausalLm {
     fn hidden_states(&self, input_ids: &Tensor, cache: &mut KvCache) -> Result<Tensor> {
         let (angles, masks) = self.causal_inputs(input_ids, cache.seq_len())?;
         // Never checkpointed: the caller's cache must receive every layer's keys and values.
-        self.run_layers(input_ids, &angles, &masks, cache, false)
+        self.run_layers(input_ids, &angles, &masks, cache, None)
     }
 
     /// RoPE angles and causal masks (one per distinct sliding window) for `input_ids` after
@@ -595,15 +595,15 @@ impl CausalLm {
         Ok((angles, masks))
     }
 
-    /// Embeddings, decoder layers and final norm; with `checkpoint`, each layer that has
-    /// something to differentiate runs checkpointed (and adds nothing to `cache`).
+    /// Embeddings, decoder layers and final norm; with `checkpoint = Some(n)`, every `n`th layer
+    /// that has something to differentiate runs checkpointed (and adds nothing to `cache`).
     fn run_layers(
         &self,
         input_ids: &Tensor,
         angles: &RopeAngles,
         masks: &Masks,
         cache: &mut KvCache,
-        checkpoint: bool,
+        checkpoint: Option<usize>,
     ) -> Result<Tensor> {
         let (b, t) = input_ids.dims2()?;
         let ids = input_ids.flatten_all()?;
@@ -615,7 +615,8 @@ impl CausalLm {
             let mask = masks.get(&layer.self_attn.sliding_window).ok_or_else(|| {
                 Error::Generation(format!("no attention mask for window {:?}", layer.self_attn.sliding_window))
             })?;
-            x = if checkpoint && crate::checkpointing::applies(layer, &x) {
+            let every = checkpoint.unwrap_or(0).max(1);
+            x = if checkpoint.is_some() && i % every == 0 && crate::checkpointing::applies(layer, &x) {
                 checkpointed_layer(layer, &x, angles, mask, &self.checkpoint_grads)?
             } else {
                 layer.forward(&x, angles, mask, cache, i)?

@@ -270,6 +270,10 @@ pub struct TrainSection {
     /// recompute each layer there (`whet_models::checkpointing`): less memory, about a third
     /// more compute, the same losses and gradients.
     pub gradient_checkpointing: bool,
+    /// With `gradient_checkpointing`, checkpoint every Nth decoder layer (0, N, 2N, …), as
+    /// torchtune's selective `ac_option`: N = 2 keeps about half the activations for a sixth
+    /// of the recomputation. 1 (the default): every layer.
+    pub checkpoint_every: usize,
     /// Attention through the fused op, never materialising the `(seq, seq)` scores
     /// (`whet_models::flash_attention`); false: scores, additive mask and softmax, as before.
     pub fused_attention: bool,
@@ -297,6 +301,7 @@ impl Default for TrainSection {
             early_stopping_patience: None,
             fused_loss: true,
             gradient_checkpointing: false,
+            checkpoint_every: 1,
             fused_attention: true,
         }
     }
@@ -380,6 +385,9 @@ impl TrainConfig {
         let t = &self.train;
         if t.micro_batch_size == 0 || t.grad_accum == 0 {
             return Err("`train.micro_batch_size` and `train.grad_accum` must be at least 1".into());
+        }
+        if t.checkpoint_every == 0 {
+            return Err("`train.checkpoint_every` must be at least 1 (1 checkpoints every layer)".into());
         }
         if !(t.lr > 0.0 && t.lr.is_finite()) || t.min_lr < 0.0 || t.min_lr > t.lr {
             return Err(format!("`train.lr` must be > 0 and `train.min_lr` in [0, lr]; got lr {} min_lr {}", t.lr, t.min_lr));
@@ -565,6 +573,8 @@ mod tests {
         let c = TrainConfig::load(&p, &["train.lr=0.01".into(), "lora.r=8".into(), "data.format=alpaca".into(), "train.gradient_checkpointing=true".into()]).unwrap();
         assert_eq!(c.train.lr, 0.01);
         assert!(c.train.gradient_checkpointing);
+        let err = TrainConfig::load(&p, &["train.checkpoint_every=0".into()]).unwrap_err().to_string();
+        assert!(err.contains("train.checkpoint_every"), "{err}");
         assert_eq!(c.lora.unwrap().r, 8);
         assert_eq!(c.data.format, "alpaca");
         let err = TrainConfig::load(&p, &["train.lr=-1".into()]).unwrap_err().to_string();

@@ -95,7 +95,7 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary> {
         Init::Random => CausalLm::init_random(&opts.model_dir, cfg.seed, &Device::Cpu)?,
     };
     model.fused_loss = cfg.train.fused_loss;
-    model.gradient_checkpointing = cfg.train.gradient_checkpointing;
+    model.gradient_checkpointing = cfg.train.gradient_checkpointing.then_some(cfg.train.checkpoint_every);
     model.fused_attention = cfg.train.fused_attention;
     let mut tok = ModelTokenizer::load(&opts.model_dir).map_err(Error::Data)?;
     if let Some(choice) = &cfg.data.chat_template {

@@ -301,7 +301,7 @@ fn gradient_checkpointing_gives_bit_identical_preference_steps() {
     // (see `whet_models::checkpointing`).
     for name in ["dpo_sigmoid", "orpo", "dpo_sigmoid_full"] {
         let (m_plain, g_plain) = first_step(name, |_| {});
-        let (m_ckpt, g_ckpt) = first_step(name, |m| m.gradient_checkpointing = true);
+        let (m_ckpt, g_ckpt) = first_step(name, |m| m.gradient_checkpointing = Some(1));
         assert_eq!(m_plain, m_ckpt, "{name}: metrics");
         assert_eq!(g_plain.len(), g_ckpt.len(), "{name}: parameters with gradients");
         for (p, a) in &g_plain {

@@ -280,8 +280,8 @@ struct Steps {
 /// The golden's five steps (padded micro-batches, or each step's records packed into one row),
 /// LoRA (from `lora_r4`, whose `B` is not zero, with dropout `p` on every adapter input, its
 /// generator reseeded each step as `whet train` does) or full fine-tuning, with
-/// `[train] gradient_checkpointing` set to `checkpointing`.
-fn steps(full: bool, dropout: f32, pack: bool, checkpointing: bool) -> Steps {
+/// every `checkpointing`th layer checkpointed (`None`: none).
+fn steps(full: bool, dropout: f32, pack: bool, checkpointing: Option<usize>) -> Steps {
     use std::sync::{Arc, Mutex};
     use whet_models::{DropoutState, LoraDropout};
     let mut model = base();
@@ -327,9 +327,12 @@ fn gradient_checkpointing_gives_bit_identical_training_steps() {
     // tolerance. LoRA with dropout (the masks must be drawn again identically in the backward
     // pass), padded and packed rows; full fine-tuning (every layer weight's gradient comes
     // through the checkpointed op's side store, the tied head's and embeddings' through candle).
-    for (full, dropout, pack) in [(false, 0.1, false), (false, 0.1, true), (true, 0.0, false), (true, 0.0, true)] {
-        let case = format!("full {full}, dropout {dropout}, packed {pack}");
-        let (plain, ckpt) = (steps(full, dropout, pack, false), steps(full, dropout, pack, true));
+    // Every layer, and every second one (`checkpoint_every = 2`: checkpointed and plain layers
+    // in one model).
+    let cases = [(false, 0.1, false, 1), (false, 0.1, true, 1), (true, 0.0, false, 1), (true, 0.0, true, 1), (false, 0.1, false, 2), (true, 0.0, true, 2)];
+    for (full, dropout, pack, every) in cases {
+        let case = format!("full {full}, dropout {dropout}, packed {pack}, every {every}");
+        let (plain, ckpt) = (steps(full, dropout, pack, None), steps(full, dropout, pack, Some(every)));
         assert_eq!(plain.losses, ckpt.losses, "{case}: losses");
         for (i, (a, b)) in plain.grads.iter().zip(&ckpt.grads).enumerate() {
             let mut names: Vec<&String> = a.keys().collect();
@@ -353,8 +356,10 @@ fn checkpointed_layer_parameters_get_gradients_only_through_the_model_backward()
     // Proof that the layers really ran checkpointed (else the test above compares a run with
     // itself): candle's own backward does not reach a checkpointed layer's parameters; the
     // model's backward merges them in.
+    // With `checkpoint_every = 2`, only the even layers are checkpointed.
     let mut model = base();
-    model.gradient_checkpointing = true;
+    assert!(model.layers.len() >= 2, "the golden model needs two layers for this test");
+    model.gradient_checkpointing = Some(2);
     whet_adapter::load_adapter(&mut model, &root().join("tests/golden/adapters/llama_lora_r4")).unwrap();
     let params = lora_params(&mut model, 0.0).unwrap();
     let batch = &batches(&golden()["steps"][0])[0];
@@ -364,7 +369,9 @@ fn checkpointed_layer_parameters_get_gradients_only_through_the_model_backward()
     let layer_params: Vec<&Param> = params.iter().filter(|p| p.name.contains(".layers.")).collect();
     assert!(!layer_params.is_empty());
     for p in layer_params {
-        assert!(plain.get(p.var.as_tensor()).is_none(), "{}: reached through candle's backward", p.name);
+        let layer: usize = p.name.split(".layers.").nth(1).and_then(|r| r.split('.').next()).unwrap().parse().unwrap();
+        let checkpointed = layer % 2 == 0;
+        assert_eq!(plain.get(p.var.as_tensor()).is_none(), checkpointed, "{}: reached through candle's backward only when not checkpointed", p.name);
         assert!(merged.get(p.var.as_tensor()).is_some(), "{}: no gradient from the model's backward", p.name);
     }
 }
