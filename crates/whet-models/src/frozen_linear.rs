@@ -4,18 +4,19 @@
 //! Why it exists: candle's matmul backward computes the gradient of both operands whether or not
 //! one is trainable, so LoRA training paid for a full weight gradient of every frozen projection
 //! (a third of the step's matmul work, and a weight-sized buffer each) — measured before this
-//! project as making stock LoRA as slow as full fine-tuning. The forward runs candle's own matmul
-//! on an untracked copy of the input, so results are bit-identical to `x.matmul(&w.t())`.
+//! project as making stock LoRA as slow as full fine-tuning. The forward runs candle's own gemm
+//! call (`matmul_into`), so results are bit-identical to `x.matmul(&w.t())`.
 //!
 //! [`quantized_linear`] is the same op over a quantised weight (QLoRA): the forward dequantises
 //! the weight, multiplies and drops it; the backward dequantises it again for `g · W` rather
 //! than keeping it from the forward, so a layer's f32 weight never outlives its product.
 
-use candle_core::{CpuStorage, CustomOp1, Device, Layout, Shape, Tensor};
+use candle_core::{CpuStorage, CustomOp1, Layout, Shape, Tensor};
 
 use std::sync::Arc;
 
-use crate::cpu_storage::f32_slice;
+use crate::cpu_storage::{f32_slice, storage_f32};
+use crate::matmul_into::{matmul_into, MatRef};
 use crate::quant::QuantizedWeight;
 
 struct FrozenLinear {
@@ -33,15 +34,27 @@ impl CustomOp1 for FrozenLinear {
     }
 
     fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> candle_core::Result<(CpuStorage, Shape)> {
-        let x = Tensor::from_slice(f32_slice(storage, layout, self.name())?, layout.shape(), &Device::Cpu)?;
-        let y = x.matmul(&self.weight.t()?)?;
-        let shape = y.shape().clone();
-        Ok((CpuStorage::F32(y.flatten_all()?.to_vec1::<f32>()?), shape))
+        product(f32_slice(storage, layout, self.name())?, layout, &self.weight.contiguous()?)
     }
 
     fn bwd(&self, _x: &Tensor, _y: &Tensor, grad: &Tensor) -> candle_core::Result<Option<Tensor>> {
         Ok(Some(grad.matmul(&self.weight)?))
     }
+}
+
+/// `x (rows, in) · weight (out, in)ᵀ` for the forward passes: candle's own gemm call (so
+/// bit-identical to `x.matmul(&w.t())`), written straight into the op's output storage.
+fn product(x: &[f32], layout: &Layout, weight: &Tensor) -> candle_core::Result<(CpuStorage, Shape)> {
+    let (rows, inp) = layout.shape().dims2()?;
+    let (out, w_in) = weight.dims2()?;
+    if w_in != inp {
+        candle_core::bail!("frozen-linear: x {:?} and weight {:?} do not chain", layout.dims(), weight.dims());
+    }
+    let (w_s, w_l) = weight.storage_and_layout();
+    let w = storage_f32(&w_s, w_l, "frozen-linear")?;
+    let mut y = vec![0f32; rows * out];
+    matmul_into(&mut y, false, MatRef::new(x, rows, inp), MatRef::new(w, out, inp).t(), 1.0);
+    Ok((CpuStorage::F32(y), Shape::from((rows, out))))
 }
 
 struct QuantizedLinear {
@@ -59,10 +72,7 @@ impl CustomOp1 for QuantizedLinear {
     }
 
     fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> candle_core::Result<(CpuStorage, Shape)> {
-        let x = Tensor::from_slice(f32_slice(storage, layout, self.name())?, layout.shape(), &Device::Cpu)?;
-        let y = x.matmul(&self.weight.dequantize()?.t()?)?;
-        let shape = y.shape().clone();
-        Ok((CpuStorage::F32(y.flatten_all()?.to_vec1::<f32>()?), shape))
+        product(f32_slice(storage, layout, self.name())?, layout, &self.weight.dequantize()?)
     }
 
     fn bwd(&self, _x: &Tensor, _y: &Tensor, grad: &Tensor) -> candle_core::Result<Option<Tensor>> {
@@ -73,7 +83,7 @@ impl CustomOp1 for QuantizedLinear {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use candle_core::Var;
+    use candle_core::{Device, Var};
 
     #[test]
     fn forward_and_input_gradient_equal_matmul_and_the_weight_gets_none() {

@@ -18,6 +18,7 @@ pub mod generation;
 pub mod generation_config;
 pub mod kv_cache;
 pub mod matmul_into;
+pub mod linear;
 pub mod llama;
 pub mod lora_linear;
 pub mod mistral;

@@ -29,6 +29,7 @@ use rand::{Rng, SeedableRng};
 
 use crate::gemv;
 use crate::frozen_linear::{frozen_linear, quantized_linear};
+use crate::linear::linear;
 use crate::lora_linear::{lora_linear, BaseWeight};
 use crate::quant::{QuantKind, QuantizedWeight};
 use crate::error::Result;
@@ -268,6 +269,9 @@ impl Proj {
         } else if gemv_dtype && rows <= gemv::MAX_ROWS && !x.track_op() && !self.weight.is_variable() {
             // A decoding step (no graph): stream the weights once.
             gemv::gemv(&x, &self.weight)?
+        } else if !reduced && self.weight.is_variable() && x.device().is_cpu() {
+            // Full fine-tuning: the weight's gradient in its own layout (`linear.rs`).
+            linear(&x, &self.weight)?
         } else if !reduced {
             x.matmul(&self.weight.t()?)?
         } else {
