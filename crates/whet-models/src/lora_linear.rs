@@ -16,7 +16,10 @@
 //!
 //! `x`'s gradient is computed only when `x` is part of the graph (not for the first layer of a
 //! LoRA run, whose input comes from the frozen embeddings). Dropout on the adapter's input
-//! (`lora.dropout`) keeps the composed path. Checked against the composed path (forward and all
+//! (`lora.dropout`) keeps the composed path. Passes without a graph over more rows than a
+//! decoding step's (a DPO reference holding a frozen copy of the adapter, evaluation) use this
+//! op too: its rounding differs from the composed path's in the last bits, and a policy must
+//! score exactly what its reference scores at the same weights (step-0 margins of exactly 0). Checked against the composed path (forward and all
 //! three gradients) in the tests below and, through `Proj`, by every LoRA golden test.
 
 use std::sync::{Arc, OnceLock};

@@ -178,7 +178,7 @@ impl Proj {
 
     /// `x` of shape `(..., in)` to `(..., out)`.
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        if let Some(lora) = self.lora.as_ref().filter(|l| self.trains_through_lora_linear(l, x)) {
+        if let Some(lora) = self.lora.as_ref().filter(|l| self.uses_lora_linear(l, x)) {
             return self.forward_lora_linear(x, lora);
         }
         self.apply(x, |x, y| match &self.lora {
@@ -217,11 +217,16 @@ impl Proj {
         })
     }
 
-    /// Whether this product is a LoRA adapter being trained on a frozen f32 (or quantised)
-    /// weight without dropout: the case `lora_linear` computes in one op.
-    fn trains_through_lora_linear(&self, lora: &Lora, x: &Tensor) -> bool {
+    /// Whether this product goes through `lora_linear`: an adapter on a frozen f32 (or quantised)
+    /// weight on the CPU, without active dropout, being trained or over more rows than a
+    /// decoding step's. Passes without a graph over many rows (a DPO reference holding a frozen
+    /// copy of the adapter, evaluation, prefill) take the training kernel too, so a policy at
+    /// its reference's weights scores exactly what the reference scores.
+    fn uses_lora_linear(&self, lora: &Lora, x: &Tensor) -> bool {
         let f32_base = self.quantized.is_some() || self.weight.dtype() == DType::F32;
-        (lora.a.is_variable() || lora.b.is_variable())
+        let rows = x.elem_count() / x.dims().last().copied().unwrap_or(1).max(1);
+        let trained = lora.a.is_variable() || lora.b.is_variable() || x.track_op();
+        (trained || rows > gemv::MAX_ROWS)
             && !self.weight.is_variable()
             && f32_base
             && x.dtype() == DType::F32
@@ -366,6 +371,23 @@ mod tests {
             }
             assert!(gq.get(&q.weight).is_none(), "no gradient for the quantised weight");
         }
+    }
+
+    #[test]
+    fn a_trained_adapter_and_a_frozen_copy_give_the_same_bits() {
+        // A DPO policy (trainable adapter) and its reference (a frozen copy) at the same weights:
+        // the same outputs bit for bit, so the first step's reward margins are exactly 0.
+        let w = Tensor::randn(0f32, 0.1, (11, 70), &Device::Cpu).unwrap();
+        // A scale that is not a power of two, so that its products round.
+        let (_, _, trained) = lora(11, 70);
+        let trained = Lora { scale: 2.5, ..trained };
+        let frozen = Lora { a: trained.a.detach(), b: trained.b.detach(), ..trained.clone() };
+        let x = Tensor::randn(0f32, 1.0, (3, 9, 70), &Device::Cpu).unwrap();
+        let (mut policy, mut reference) = (Proj::new(w.clone(), None), Proj::new(w, None));
+        policy.lora = Some(trained);
+        reference.lora = Some(frozen);
+        let (p, r) = (policy.forward(&x).unwrap(), reference.forward(&x).unwrap());
+        assert_eq!(p.flatten_all().unwrap().to_vec1::<f32>().unwrap(), r.flatten_all().unwrap().to_vec1::<f32>().unwrap());
     }
 
     #[test]
