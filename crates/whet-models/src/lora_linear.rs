@@ -16,11 +16,16 @@
 //!
 //! `x`'s gradient is computed only when `x` is part of the graph (not for the first layer of a
 //! LoRA run, whose input comes from the frozen embeddings). Dropout on the adapter's input
-//! (`lora.dropout`) keeps the composed path. Passes without a graph over more rows than a
-//! decoding step's (a DPO reference holding a frozen copy of the adapter, evaluation) use this
-//! op too: its rounding differs from the composed path's in the last bits, and a policy must
-//! score exactly what its reference scores at the same weights (step-0 margins of exactly 0). Checked against the composed path (forward and all
-//! three gradients) in the tests below and, through `Proj`, by every LoRA golden test.
+//! (`lora.dropout`) keeps the composed path.
+//!
+//! Passes without a graph over more rows than a decoding step's (a DPO reference holding a
+//! frozen copy of the adapter, evaluation) use this op too: gemm's accumulate rounds
+//! `scale · t Bᵀ` differently from the composed `(t Bᵀ) · scale` when the scale is not a power of
+//! two, and a policy must score exactly what its reference scores at the same weights (step-0
+//! margins of exactly 0; `proj.rs`'s `a_trained_adapter_and_a_frozen_copy_give_the_same_bits`).
+//!
+//! Checked against the composed path (forward and all three gradients) in the tests below and,
+//! through `Proj`, by every LoRA golden test.
 
 use std::sync::{Arc, OnceLock};
 

@@ -3,8 +3,12 @@
 //! (`y += scale · (x Aᵀ) Bᵀ`, as PEFT's `lora.Linear` computes it).
 //!
 //! It is the single place where adapters and frozen-weight kernels live, so models never call
-//! matmul on a weight directly. In a training graph through a frozen weight (LoRA), the product
-//! goes through `frozen_linear`, which computes no weight gradient.
+//! matmul on a weight directly. On the CPU in f32, training products go through custom ops with
+//! their own backward passes: a LoRA adapter on a frozen weight through `lora_linear` (base and
+//! low-rank products in one op; also for untracked passes over many rows, so a DPO reference
+//! scores what its policy scores), a frozen weight alone through `frozen_linear` (no weight
+//! gradient), a trained weight (full fine-tuning) through `linear` (its gradient in its own
+//! layout).
 //!
 //! Outside a training graph, the few rows of a decoding step go through the GEMV kernel (`gemv.rs`,
 //! f32 or bf16 weights), which reads each weight once where gemm packs it first.

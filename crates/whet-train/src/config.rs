@@ -389,6 +389,12 @@ impl TrainConfig {
         if t.checkpoint_every == 0 {
             return Err("`train.checkpoint_every` must be at least 1 (1 checkpoints every layer)".into());
         }
+        if t.checkpoint_every != 1 && !t.gradient_checkpointing {
+            return Err(format!(
+                "`train.checkpoint_every = {}` does nothing without `train.gradient_checkpointing = true`: set both, or remove it",
+                t.checkpoint_every
+            ));
+        }
         if !(t.lr > 0.0 && t.lr.is_finite()) || t.min_lr < 0.0 || t.min_lr > t.lr {
             return Err(format!("`train.lr` must be > 0 and `train.min_lr` in [0, lr]; got lr {} min_lr {}", t.lr, t.min_lr));
         }
@@ -575,6 +581,10 @@ mod tests {
         assert!(c.train.gradient_checkpointing);
         let err = TrainConfig::load(&p, &["train.checkpoint_every=0".into()]).unwrap_err().to_string();
         assert!(err.contains("train.checkpoint_every"), "{err}");
+        let err = TrainConfig::load(&p, &["train.checkpoint_every=2".into()]).unwrap_err().to_string();
+        assert!(err.contains("train.gradient_checkpointing = true"), "{err}");
+        let both = ["train.checkpoint_every=2".into(), "train.gradient_checkpointing=true".into()];
+        assert_eq!(TrainConfig::load(&p, &both).unwrap().train.checkpoint_every, 2);
         assert_eq!(c.lora.unwrap().r, 8);
         assert_eq!(c.data.format, "alpaca");
         let err = TrainConfig::load(&p, &["train.lr=-1".into()]).unwrap_err().to_string();
